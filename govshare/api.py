@@ -1,0 +1,29 @@
+"""The control-plane REST API under /api/v1/ (django-ninja). Apps contribute routers."""
+
+from __future__ import annotations
+
+from ninja import NinjaAPI
+
+from govshare.accounts.api import router as accounts_router
+from govshare.catalog.api import router as catalog_router
+from govshare.core.api import SessionUserAuth, install_error_handlers
+from govshare.datasets.api import router as datasets_router
+from govshare.organizations.api import router as organizations_router
+from govshare.registry.api import router as registry_router
+
+api = NinjaAPI(
+    title="govshare API",
+    version="1",
+    description=(
+        "政务信息资源共享交换平台 control-plane API. Every 4xx/5xx answers with the envelope "
+        '`{"ok": false, "error": {"code", "message", "details"}}`. Lists use opaque cursors.'
+    ),
+    auth=SessionUserAuth(),
+    urls_namespace="api-v1",
+)
+install_error_handlers(api)
+api.add_router("/auth", accounts_router)
+api.add_router("/org", organizations_router)
+api.add_router("/registry", registry_router)
+api.add_router("/catalog", catalog_router)
+api.add_router("/datasets", datasets_router)

@@ -1,0 +1,1 @@
+"""Framework layer: no business rules and no imports of other govshare apps."""

@@ -1,0 +1,7 @@
+"""Core models: abstract bases plus the framework tables (holiday calendar)."""
+
+from govshare.core.models.base import BaseModel, NodeOwnedModel
+from govshare.core.models.holidays import HolidayDay, HolidayYear
+from govshare.core.models.keys import DataKey
+
+__all__ = ["BaseModel", "DataKey", "HolidayDay", "HolidayYear", "NodeOwnedModel"]

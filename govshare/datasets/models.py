@@ -1,0 +1,61 @@
+"""Datasets held by the platform and mounted (挂接) to catalog resources.
+
+Rows live in one platform-managed table keyed by (dataset, generation, key). An upload writes a new
+generation in chunks (its staging area); when every row validates, the dataset's ``generation``
+pointer is switched in one short transaction (all-or-nothing, and the single SQLite writer is never
+held for the whole load); rows of older generations are then deleted.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from govshare.core.models import NodeOwnedModel
+from govshare.datasets.choices import UploadStatus
+
+
+class Dataset(NodeOwnedModel):
+    resource = models.OneToOneField("catalog.Resource", on_delete=models.PROTECT, related_name="dataset")
+    generation = models.PositiveIntegerField(default=0, help_text="the live generation; 0 = no data yet")
+    row_count = models.PositiveIntegerField(default=0)
+    key_column = models.CharField(max_length=64, blank=True)
+    mounted_at = models.DateTimeField(null=True, blank=True)
+    last_loaded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "数据集"
+
+    def __str__(self) -> str:
+        return f"dataset of {self.resource_id}"
+
+
+class DatasetRecord(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="+")
+    generation = models.PositiveIntegerField()
+    key = models.CharField(max_length=128)
+    data = models.JSONField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "generation", "key"], name="uniq_record_key"),
+        ]
+
+
+class DatasetUpload(NodeOwnedModel):
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="uploads")
+    generation = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=UploadStatus.choices, default=UploadStatus.STAGING)
+    filename = models.CharField(max_length=255, blank=True)
+    file_format = models.CharField(max_length=16, blank=True)
+    encoding = models.CharField(max_length=32, blank=True)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_valid = models.PositiveIntegerField(default=0)
+    problems = models.JSONField(default=list, blank=True)
+    problem_count = models.PositiveIntegerField(default=0)
+    uploaded_by = models.ForeignKey("accounts.User", null=True, on_delete=models.SET_NULL, related_name="+")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "数据上传"

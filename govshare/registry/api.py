@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from django.http import HttpRequest
+from ninja import Router, Schema
+
+from govshare.core.api import Page, paginate
+from govshare.core.errors import NotFound
+from govshare.organizations.models import Department
+from govshare.registry import selectors, services
+from govshare.registry.models import AppCredential, InformationSystem
+
+router = Router(tags=["registry 信息系统"])
+
+
+class SystemIn(Schema):
+    name: str
+    purpose: str = ""
+    department_id: uuid.UUID | None = None
+
+
+class SystemOut(Schema):
+    id: str
+    name: str
+    purpose: str
+    department_id: str
+    department_name: str
+    active: bool
+
+
+class CredentialIn(Schema):
+    label: str = ""
+    valid_days: int | None = None
+
+
+class CredentialOut(Schema):
+    id: str
+    app_key: str
+    status: str
+    label: str
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+
+
+class IssuedOut(CredentialOut):
+    app_secret: str
+
+
+def _sys_out(s: InformationSystem) -> SystemOut:
+    return SystemOut(id=str(s.pk), name=s.name, purpose=s.purpose, department_id=str(s.department_id),
+                     department_name=s.department.name, active=s.active)
+
+
+def _cred_out(c: AppCredential) -> dict[str, object]:
+    return {"id": str(c.pk), "app_key": c.app_key, "status": c.status, "label": c.label,
+            "created_at": c.created_at, "expires_at": c.expires_at}
+
+
+@router.get("/systems", response=Page[SystemOut])
+def list_systems(request: HttpRequest, cursor: str | None = None, limit: int = 50) -> dict[str, object]:
+    rows, nxt = paginate(selectors.systems_visible_to(request.user), cursor=cursor, limit=limit,
+                         ordering=["name"], scope="systems")
+    return {"items": [_sys_out(s) for s in rows], "next_cursor": nxt}
+
+
+@router.post("/systems", response={201: SystemOut})
+def create_system(request: HttpRequest, payload: SystemIn) -> tuple[int, SystemOut]:
+    user = request.user
+    dept_id = payload.department_id or getattr(user, "department_id", None)
+    dept = Department.objects.filter(pk=dept_id).first() if dept_id else None
+    if dept is None:
+        raise NotFound("部门不存在 (department not found)")
+    system = services.create_system(actor=user, department=dept, name=payload.name, purpose=payload.purpose)
+    return 201, _sys_out(system)
+
+
+def _visible_system(request: HttpRequest, system_id: uuid.UUID) -> InformationSystem:
+    system = selectors.systems_visible_to(request.user).filter(pk=system_id).first()
+    if system is None:
+        raise NotFound()
+    return system
+
+
+@router.get("/systems/{system_id}/credentials", response=list[CredentialOut])
+def list_credentials(request: HttpRequest, system_id: uuid.UUID) -> list[dict[str, object]]:
+    system = _visible_system(request, system_id)
+    return [_cred_out(c) for c in selectors.credentials_visible_to(request.user).filter(system=system)]
+
+
+@router.post("/systems/{system_id}/credentials", response={201: IssuedOut})
+def issue_credential(request: HttpRequest, system_id: uuid.UUID,
+                     payload: CredentialIn) -> tuple[int, dict[str, object]]:
+    system = _visible_system(request, system_id)
+    issued = services.issue_credential(actor=request.user, system=system, label=payload.label,
+                                       valid_days=payload.valid_days)
+    return 201, {**_cred_out(issued.credential), "app_secret": issued.app_secret}
+
+
+@router.post("/credentials/{credential_id}/revoke", response=CredentialOut)
+def revoke_credential(request: HttpRequest, credential_id: uuid.UUID) -> dict[str, object]:
+    cred = selectors.credentials_visible_to(request.user).filter(pk=credential_id).first()
+    if cred is None:
+        raise NotFound()
+    return _cred_out(services.revoke_credential(actor=request.user, credential=cred))

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from django.db import models
+
+from govshare.core.models import NodeOwnedModel
+from govshare.registry.choices import CredentialStatus
+
+
+class InformationSystem(NodeOwnedModel):
+    """信息系统: a department's information system. Credentials and grants belong to systems."""
+
+    department = models.ForeignKey("organizations.Department", on_delete=models.PROTECT, related_name="systems")
+    name = models.CharField(max_length=120)
+    purpose = models.TextField("功能/用途", blank=True)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["department__name", "name"]
+        verbose_name = "信息系统"
+        constraints = [models.UniqueConstraint(fields=["department", "name"], name="uniq_system_name_per_dept")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AppCredential(NodeOwnedModel):
+    """AppKey + AppSecret of a system. The secret is SM4-encrypted (the server recomputes HMACs)."""
+
+    system = models.ForeignKey(InformationSystem, on_delete=models.PROTECT, related_name="credentials")
+    app_key = models.CharField(max_length=40, unique=True)
+    secret_enc = models.TextField()
+    status = models.CharField(max_length=16, choices=CredentialStatus.choices, default=CredentialStatus.ACTIVE)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey("accounts.User", null=True, on_delete=models.SET_NULL, related_name="+")
+    label = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "应用凭证"
+
+    def __str__(self) -> str:
+        return self.app_key

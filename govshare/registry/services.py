@@ -1,0 +1,87 @@
+"""Writes for information systems and their credentials."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from govshare.accounts.choices import Role
+from govshare.audit.services import record_event
+from govshare.core.crypto.envelope import encrypt_secret
+from govshare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from govshare.organizations.models import Department
+from govshare.registry.choices import MAX_ACTIVE_SECRETS, CredentialStatus
+from govshare.registry.models import AppCredential, InformationSystem
+
+
+def _require_dept_admin(actor: Any, department: Department) -> None:
+    if getattr(actor, "role", None) == Role.SYS_ADMIN and actor.node_id == department.node_id:
+        return
+    if getattr(actor, "role", None) == Role.DEPT_ADMIN and actor.department_id == department.pk:
+        return
+    raise PermissionDenied("只有本部门管理员可以管理信息系统 (department administrator only)")
+
+
+def create_system(*, actor: Any, department: Department, name: str, purpose: str = "") -> InformationSystem:
+    _require_dept_admin(actor, department)
+    name = name.strip()
+    if not name:
+        raise ValidationFailed("系统名称不能为空 (name required)", field="name")
+    with transaction.atomic():
+        if InformationSystem.objects.filter(department=department, name=name).exists():
+            raise Conflict(f"系统名称已存在: {name}", details={"field": "name"})
+        system = InformationSystem.objects.create(node=department.node, department=department, name=name,
+                                                  purpose=purpose)
+        record_event(actor=actor, action="system.created", target_type="information_system",
+                     target_id=str(system.pk), data={"name": name, "department": str(department.pk)})
+    return system
+
+
+@dataclass(frozen=True)
+class IssuedCredential:
+    credential: AppCredential
+    app_secret: str  # shown once; only the SM4-encrypted form is stored
+
+
+def issue_credential(
+    *, actor: Any, system: InformationSystem, label: str = "", valid_days: int | None = None
+) -> IssuedCredential:
+    """Issue an AppKey/AppSecret. At most two are active at once (rotation)."""
+    _require_dept_admin(actor, system.department)
+    if valid_days is not None and valid_days < 1:
+        raise ValidationFailed("有效期须为正数天 (valid_days must be positive)", field="valid_days")
+    secret = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        active = AppCredential.objects.select_for_update().filter(system=system, status=CredentialStatus.ACTIVE)
+        if active.count() >= MAX_ACTIVE_SECRETS:
+            raise Conflict(f"每个系统最多 {MAX_ACTIVE_SECRETS} 个有效凭证，请先吊销旧凭证 (revoke one first)")
+        cred = AppCredential.objects.create(
+            node=system.node, system=system, app_key="gs" + secrets.token_hex(12),
+            secret_enc=encrypt_secret(secret, purpose="credential"), created_by=actor if getattr(
+                actor, "is_authenticated", False) else None,
+            label=label, expires_at=timezone.now() + dt.timedelta(days=valid_days) if valid_days else None,
+        )
+        record_event(actor=actor, action="credential.issued", target_type="app_credential",
+                     target_id=str(cred.pk), data={"system": str(system.pk), "app_key": cred.app_key})
+    return IssuedCredential(credential=cred, app_secret=secret)
+
+
+def revoke_credential(*, actor: Any, credential: AppCredential) -> AppCredential:
+    _require_dept_admin(actor, credential.system.department)
+    with transaction.atomic():
+        cred = AppCredential.objects.select_for_update().filter(pk=credential.pk).first()
+        if cred is None:
+            raise NotFound()
+        if cred.status == CredentialStatus.REVOKED:
+            raise Conflict("凭证已吊销 (already revoked)")
+        cred.status = CredentialStatus.REVOKED
+        cred.revoked_at = timezone.now()
+        cred.save(update_fields=["status", "revoked_at", "updated_at"])
+        record_event(actor=actor, action="credential.revoked", target_type="app_credential",
+                     target_id=str(cred.pk), data={"app_key": cred.app_key})
+    return cred
