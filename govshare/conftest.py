@@ -55,3 +55,11 @@ def client_for(user: User | None) -> Client:
 def _fast_password_hasher(settings) -> None:  # type: ignore[no-untyped-def]
     # PBKDF2 at production strength costs ~0.3 s per user; tests do not need it.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def seeded(db: None) -> None:
+    """The shipped classification tree and data-element dictionary."""
+    from govshare.catalog.seeding import seed_catalog
+
+    seed_catalog(actor=None)

@@ -82,7 +82,7 @@ TEMPLATES = [
 
 def _database() -> dict[str, Any]:
     url = os.environ.get("DATABASE_URL") or f"sqlite:///{GOVSHARE_HOME / 'govshare.sqlite3'}"
-    db: dict[str, Any] = dj_database_url.parse(url, conn_max_age=0)
+    db: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=0))
     if db["ENGINE"] == "django.db.backends.sqlite3":
         db["OPTIONS"] = {
             # IMMEDIATE: a write transaction takes the lock at BEGIN, so two writers queue on the

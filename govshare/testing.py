@@ -14,7 +14,7 @@ from govshare.core.identifiers import make_uscc
 from govshare.organizations.models import Department, Node
 from govshare.organizations.services import create_department, create_node
 
-PASSWORD = "Govshare-Test-2026"
+PASSWORD = "Govshare-Test-2026"  # noqa: S105 - test-only password
 _seq = itertools.count(1)
 
 
@@ -42,41 +42,33 @@ def user(role: str, *, dept: Department | None = None, at: Node | None = None, u
                        department=dept, **kw).user
 
 
-def classification(code: str = "1", name: str = "人口", category: str = "basic") -> Classification:
-    c, _ = Classification.objects.get_or_create(
-        code=code, defaults={"segment": code[-1:], "name": name, "category": category, "level": "lei"})
-    return c
+def seed() -> None:
+    """The shipped classification tree and data-element dictionary (idempotent)."""
+    from govshare.catalog.seeding import seed_catalog
+
+    if not Classification.objects.exists():
+        seed_catalog(actor=None)
 
 
-def element(code: str, name: str, column: str, sensitivity: int = 1, **kw: Any) -> DataElement:
-    e, _ = DataElement.objects.get_or_create(
-        code=code, defaults={"name": name, "column_name": column, "sensitivity": sensitivity, **kw})
-    return e
+def element(code: str) -> DataElement:
+    seed()
+    return DataElement.objects.get(code=code)
 
 
-def basic_elements() -> dict[str, DataElement]:
-    return {
-        "id": element("DE_T_ID", "公民身份号码", "id_number", 3, validator="resident_id", mask_kind="id_number",
-                      data_type="string", length=18, is_personal=True),
-        "name": element("DE_T_NAME", "姓名", "person_name", 2, mask_kind="name", is_personal=True),
-        "gender": element("DE_T_GENDER", "性别", "gender", 1, data_type="enum", low_entropy=True),
-        "phone": element("DE_T_PHONE", "手机号码", "mobile", 3, mask_kind="mobile", validator="mobile"),
-        "addr": element("DE_T_ADDR", "住址", "address", 2, mask_kind="address"),
-    }
+DEFAULT_ITEMS = [
+    ItemSpec(name="公民身份号码", element_code="DE0001", is_key=True),
+    ItemSpec(name="姓名", element_code="DE0002", required=True),
+    ItemSpec(name="性别", element_code="DE0003"),
+]
 
 
 def resource(provider: Department, *, name: str = "人口基本信息", publish_by: User | None = None,
              items: list[ItemSpec] | None = None, **fields: Any) -> Resource:
-    classification()
-    els = basic_elements()
-    items = items or [
-        ItemSpec(name="公民身份号码", element_code=els["id"].code, is_key=True),
-        ItemSpec(name="姓名", element_code=els["name"].code, required=True),
-        ItemSpec(name="性别", element_code=els["gender"].code),
-    ]
-    f = ResourceFields(name=name, classification_code=fields.pop("classification_code", "1"),
+    """A draft resource of ``provider`` (published when ``publish_by`` is a data-office user)."""
+    seed()
+    f = ResourceFields(name=name, classification_code=fields.pop("classification_code", "101001"),
                        summary=fields.pop("summary", f"{name}的摘要"), **fields)
-    r = create_resource(actor=None, provider=provider, fields=f, items=items)
+    r = create_resource(actor=None, provider=provider, fields=f, items=items or DEFAULT_ITEMS)
     if publish_by is not None:
         r = apply_action(actor=None, resource=r, action="submit")
         r = apply_action(actor=publish_by, resource=r, action="publish")

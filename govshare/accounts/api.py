@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib.auth import login, logout
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from govshare.accounts import services
 from govshare.core.context import get_client_ip
@@ -41,9 +41,9 @@ def sign_in(request: HttpRequest, payload: SignInIn) -> MeOut:
 
 
 @router.post("/logout", response={204: None})
-def sign_out(request: HttpRequest) -> tuple[int, None]:
+def sign_out(request: HttpRequest) -> Status[None]:
     logout(request)
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/me", response=MeOut)

@@ -41,3 +41,6 @@ class SignInFailure(models.Model):
     at = models.DateTimeField(db_index=True)
     client_ip = models.CharField(max_length=64, db_index=True)
     username = models.CharField(max_length=150)
+
+    def __str__(self) -> str:
+        return f"{self.username}@{self.client_ip}"

@@ -185,7 +185,9 @@ def is_provisional(
     """Whether any day in ``(start, end]`` (either order) lies in a year without holiday data."""
     t = table or get_table()
     a, b = sorted((local_date(start), local_date(end)))
-    return any(not t.is_known(dt.date(y, 1, 1)) for y in range((a + _ONE_DAY).year, b.year + 1)) if a < b else False
+    if a == b:
+        return False
+    return any(y not in t.known_years for y in range((a + _ONE_DAY).year, b.year + 1))
 
 
 def working_days_left(
@@ -327,12 +329,9 @@ def get_table() -> HolidayTable:
         checked_at = float("-inf") if in_transaction else now
         entry = _cache
         if entry is None or entry.fingerprint != fp:
-            # Load and fingerprint in one transaction so they describe the same data.
-            from django.db import transaction
-
-            with transaction.atomic():
-                fp = _fingerprint()
-                table = _load()
+            # Loaded after the fingerprint was taken, so at least as new: a commit in between only
+            # causes one more reload at the next verification.
+            table = _load()
         else:
             table = entry.table
         _cache = _CacheEntry(table=table, fingerprint=fp, checked_at=checked_at)

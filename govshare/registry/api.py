@@ -4,7 +4,7 @@ import datetime as dt
 import uuid
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from govshare.core.api import Page, paginate
 from govshare.core.errors import NotFound
@@ -66,14 +66,14 @@ def list_systems(request: HttpRequest, cursor: str | None = None, limit: int = 5
 
 
 @router.post("/systems", response={201: SystemOut})
-def create_system(request: HttpRequest, payload: SystemIn) -> tuple[int, SystemOut]:
+def create_system(request: HttpRequest, payload: SystemIn) -> Status[SystemOut]:
     user = request.user
     dept_id = payload.department_id or getattr(user, "department_id", None)
     dept = Department.objects.filter(pk=dept_id).first() if dept_id else None
     if dept is None:
         raise NotFound("部门不存在 (department not found)")
     system = services.create_system(actor=user, department=dept, name=payload.name, purpose=payload.purpose)
-    return 201, _sys_out(system)
+    return Status(201, _sys_out(system))
 
 
 def _visible_system(request: HttpRequest, system_id: uuid.UUID) -> InformationSystem:
@@ -91,11 +91,11 @@ def list_credentials(request: HttpRequest, system_id: uuid.UUID) -> list[dict[st
 
 @router.post("/systems/{system_id}/credentials", response={201: IssuedOut})
 def issue_credential(request: HttpRequest, system_id: uuid.UUID,
-                     payload: CredentialIn) -> tuple[int, dict[str, object]]:
+                     payload: CredentialIn) -> Status[dict[str, object]]:
     system = _visible_system(request, system_id)
     issued = services.issue_credential(actor=request.user, system=system, label=payload.label,
                                        valid_days=payload.valid_days)
-    return 201, {**_cred_out(issued.credential), "app_secret": issued.app_secret}
+    return Status(201, {**_cred_out(issued.credential), "app_secret": issued.app_secret})
 
 
 @router.post("/credentials/{credential_id}/revoke", response=CredentialOut)

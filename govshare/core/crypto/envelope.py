@@ -58,7 +58,7 @@ __all__ = [
     "token_key_id",
 ]
 
-TOKEN_VERSION = "sm4v1"
+TOKEN_VERSION = "sm4v1"  # noqa: S105 - a format tag, not a secret
 # Another process's rotation is picked up for new encryptions within this many seconds.
 ACTIVE_KEY_CACHE_SECONDS = 60.0
 
@@ -98,7 +98,9 @@ def _parse_kek(value: object, setting: str) -> bytes:
         raise CryptoConfigurationError(f"{setting} is not set (32 hex characters expected)")
     text = value.strip()
     if len(text) != 2 * SM4_KEY_SIZE:
-        raise CryptoConfigurationError(f"{setting} must be {2 * SM4_KEY_SIZE} hex characters, got {len(text)}")
+        raise CryptoConfigurationError(
+            f"{setting} must be {2 * SM4_KEY_SIZE} hex characters, got {len(text)}"
+        )
     try:
         return bytes.fromhex(text)
     except ValueError:
@@ -129,7 +131,9 @@ def _wrap_aad(key_id: str, purpose: str, kek_id: str) -> bytes:
 def _unwrap(row: DataKey) -> _DataKeyMaterial:
     kek = _kek_by_id(row.kek_id)
     try:
-        raw = sm4_decrypt(kek, bytes(row.wrapped_key), associated_data=_wrap_aad(row.key_id, row.purpose, row.kek_id))
+        raw = sm4_decrypt(
+            kek, bytes(row.wrapped_key), associated_data=_wrap_aad(row.key_id, row.purpose, row.kek_id)
+        )
     except DecryptionError:
         raise DecryptionError(
             f"data key {row.key_id} does not unwrap under KEK {row.kek_id!r} (wrong KEK or tampered row)"

@@ -13,9 +13,9 @@ from cryptography.hazmat.primitives import hmac as _crypto_hmac
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 __all__ = [
-    "BytesLike",
     "SM3_BLOCK_SIZE",
     "SM3_DIGEST_SIZE",
+    "BytesLike",
     "hkdf_sm3",
     "hmac_sm3",
     "hmac_sm3_hex",
