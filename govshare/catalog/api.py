@@ -9,12 +9,13 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
+from govshare.accounts.choices import Role
 from govshare.catalog import selectors, services
 from govshare.catalog.choices import LifecycleAction
 from govshare.catalog.models import DataElement, Resource
 from govshare.catalog.versions import diff_snapshots
 from govshare.core.api import Page, paginate
-from govshare.core.errors import NotFound, ValidationFailed
+from govshare.core.errors import NotFound, PermissionDenied, ValidationFailed
 from govshare.organizations.models import Department
 
 router = Router(tags=["catalog 目录系统"])
@@ -300,9 +301,9 @@ def review_queue(request: HttpRequest, cursor: str | None = None, limit: int = 5
 @router.post("/resources", response={201: ResourceOut})
 def create_resource(request: HttpRequest, payload: ResourceIn) -> Status[dict[str, Any]]:
     user: Any = request.user
+    if user.role not in (Role.PROVIDER, Role.DEPT_ADMIN):
+        raise PermissionDenied("只有提供部门人员可以编目 (provider department staff only)")
     provider = _department(payload.provider_id, "provider_id") if payload.provider_id else user.department
-    if provider is None:
-        raise ValidationFailed("须指定提供部门 (provider_id required)", field="provider_id")
     resource = services.create_resource(actor=user, provider=provider, fields=_fields(payload),
                                         items=_items(payload))
     return Status(201, selectors.detail(user, resource))

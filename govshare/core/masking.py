@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any, TypeVar
 
 __all__ = [
     "MASK_CHAR",
@@ -50,8 +50,9 @@ MASK_CHAR = "*"
 _SEPARATORS = frozenset(" -\u3000")
 
 
-class MaskFunction(Protocol):
-    def __call__(self, value: str, /, **params: Any) -> str: ...
+#: A mask: ``fn(value: str, **params) -> str``.
+MaskFunction = Callable[..., str]
+_F = TypeVar("_F", bound=MaskFunction)
 
 
 class MaskError(ValueError):
@@ -65,10 +66,10 @@ _LABELS: dict[str, str] = {}
 MASK_KINDS: Mapping[str, str] = MappingProxyType(_LABELS)
 
 
-def register_mask(kind: str, label: str) -> Callable[[MaskFunction], MaskFunction]:
+def register_mask(kind: str, label: str) -> Callable[[_F], _F]:
     """Register the decorated function as the mask called ``kind``, labelled ``label`` in the UI."""
 
-    def deco(fn: MaskFunction) -> MaskFunction:
+    def deco(fn: _F) -> _F:
         if kind in _REGISTRY:
             raise MaskError(f"脱敏方式 {kind} 已注册 (mask kind already registered)")
         _REGISTRY[kind] = fn
@@ -169,7 +170,9 @@ def mask_email(value: str) -> str:
     local, at, domain = value.rpartition("@")
     if not at:
         local, domain = value, ""
-    if len(local) <= 1 or set(local) == {MASK_CHAR}:
+    if local and set(local) == {MASK_CHAR}:
+        masked_local = local  # already masked: nothing left to hide
+    elif len(local) <= 1:
         masked_local = MASK_CHAR * 3
     else:
         masked_local = local[0] + MASK_CHAR * 3

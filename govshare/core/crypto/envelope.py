@@ -98,9 +98,7 @@ def _parse_kek(value: object, setting: str) -> bytes:
         raise CryptoConfigurationError(f"{setting} is not set (32 hex characters expected)")
     text = value.strip()
     if len(text) != 2 * SM4_KEY_SIZE:
-        raise CryptoConfigurationError(
-            f"{setting} must be {2 * SM4_KEY_SIZE} hex characters, got {len(text)}"
-        )
+        raise CryptoConfigurationError(f"{setting} must be {2 * SM4_KEY_SIZE} hex characters, got {len(text)}")
     try:
         return bytes.fromhex(text)
     except ValueError:
@@ -131,9 +129,7 @@ def _wrap_aad(key_id: str, purpose: str, kek_id: str) -> bytes:
 def _unwrap(row: DataKey) -> _DataKeyMaterial:
     kek = _kek_by_id(row.kek_id)
     try:
-        raw = sm4_decrypt(
-            kek, bytes(row.wrapped_key), associated_data=_wrap_aad(row.key_id, row.purpose, row.kek_id)
-        )
+        raw = sm4_decrypt(kek, bytes(row.wrapped_key), associated_data=_wrap_aad(row.key_id, row.purpose, row.kek_id))
     except DecryptionError:
         raise DecryptionError(
             f"data key {row.key_id} does not unwrap under KEK {row.kek_id!r} (wrong KEK or tampered row)"
@@ -193,9 +189,7 @@ def _insert_active_key(purpose: str) -> _DataKeyMaterial:
             continue  # 32-bit id collision: draw again
         wrapped = sm4_encrypt(kek, raw, associated_data=_wrap_aad(key_id, purpose, kek_id))
         with transaction.atomic():
-            DataKey.objects.create(
-                key_id=key_id, wrapped_key=wrapped, kek_id=kek_id, purpose=purpose, active=True
-            )
+            DataKey.objects.create(key_id=key_id, wrapped_key=wrapped, kek_id=kek_id, purpose=purpose, active=True)
         return _DataKeyMaterial(key_id=key_id, purpose=purpose, key=raw)
     raise CryptoError("could not allocate a unique data key id")
 
@@ -242,9 +236,7 @@ def rotate_data_key(purpose: str = "default") -> str:
     for _ in range(_CREATE_ATTEMPTS):
         try:
             with transaction.atomic():
-                DataKey.objects.filter(purpose=purpose, active=True).update(
-                    active=False, deactivated_at=timezone.now()
-                )
+                DataKey.objects.filter(purpose=purpose, active=True).update(active=False, deactivated_at=timezone.now())
                 material = _insert_active_key(purpose)
         except IntegrityError:
             continue
@@ -266,9 +258,7 @@ def rewrap_data_keys() -> int:
     with transaction.atomic():
         for row in DataKey.objects.select_for_update().exclude(kek_id=kek_id).order_by("key_id"):
             material = _unwrap(row)
-            row.wrapped_key = sm4_encrypt(
-                kek, material.key, associated_data=_wrap_aad(row.key_id, row.purpose, kek_id)
-            )
+            row.wrapped_key = sm4_encrypt(kek, material.key, associated_data=_wrap_aad(row.key_id, row.purpose, kek_id))
             row.kek_id = kek_id
             row.save(update_fields=["wrapped_key", "kek_id", "updated_at"])
             count += 1

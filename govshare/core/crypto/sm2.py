@@ -652,9 +652,7 @@ def _load_tongsuo() -> TongsuoSm2:
 def _select() -> Sm2Provider:
     wanted = os.environ.get(PROVIDER_ENV_VAR, "").strip().lower()
     if wanted not in ("", "auto", "tongsuo", "gmssl"):
-        raise CryptoConfigurationError(
-            f"{PROVIDER_ENV_VAR}={wanted!r}: expected 'tongsuo', 'gmssl' or 'auto'"
-        )
+        raise CryptoConfigurationError(f"{PROVIDER_ENV_VAR}={wanted!r}: expected 'tongsuo', 'gmssl' or 'auto'")
     if wanted == "gmssl":
         logger.info("SM2 provider: gmssl (pure Python; forced by %s)", PROVIDER_ENV_VAR)
         return GmsslSm2()
@@ -662,9 +660,7 @@ def _select() -> Sm2Provider:
         tongsuo = _load_tongsuo()
     except Exception as exc:  # ImportError, OSError from the shared library, or a failed self-test
         if wanted == "tongsuo":
-            raise CryptoConfigurationError(
-                f"{PROVIDER_ENV_VAR}=tongsuo but tongsuopy is not usable: {exc!r}"
-            ) from exc
+            raise CryptoConfigurationError(f"{PROVIDER_ENV_VAR}=tongsuo but tongsuopy is not usable: {exc!r}") from exc
         logger.info("SM2 provider: gmssl (pure Python; tongsuopy not usable: %r)", exc)
         return GmsslSm2()
     how = f"forced by {PROVIDER_ENV_VAR}" if wanted == "tongsuo" else "auto-selected"

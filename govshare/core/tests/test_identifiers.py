@@ -141,7 +141,8 @@ def test_resident_id_format_errors() -> None:
     assert _reason(validate_resident_id, "") == "empty"
     assert _reason(validate_resident_id, "44510219800101123") == "length"
     assert _reason(validate_resident_id, "4451021980010112399") == "length"
-    err = pytest.raises(IdentifierError, validate_resident_id, "445102800101123")
+    with pytest.raises(IdentifierError) as err:
+        validate_resident_id("445102800101123")
     assert "15" in err.value.message and err.value.code == "length"  # legacy 15-digit: refused, said so
     assert _reason(validate_resident_id, "4451021980X101123X") == "format"
     assert _reason(validate_resident_id, "44510219800101123Y") == "format"
