@@ -1,7 +1,23 @@
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.urls import include, path
+from django.utils.http import urlencode
 
 from govshare.api import api
+from govshare.core.admin import may_browse_admin
+
+
+def _admin_login(request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+    # The admin signs in through the platform's own sign-in (password + second factor, lockout).
+    return redirect("/accounts/login/?" + urlencode({"next": request.get_full_path()}))
+
+
+admin.site.login = _admin_login  # type: ignore[method-assign]
+admin.site.has_permission = may_browse_admin  # type: ignore[method-assign]
+admin.site.site_header = "govshare 只读管理视图 (read-only admin)"
 
 urlpatterns = [
     path("api/v1/", api.urls),

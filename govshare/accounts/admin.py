@@ -1,0 +1,12 @@
+from django.contrib import admin
+
+from govshare.accounts.models import User
+from govshare.core.admin import ReadOnlyAdmin
+
+
+@admin.register(User)
+class UserAdmin(ReadOnlyAdmin):
+    list_display = ("username", "display_name", "role", "node", "department", "totp_confirmed", "locked_until")
+    list_filter = ("role",)
+    search_fields = ("username", "display_name")
+    exclude = ("password", "totp_secret_enc")

@@ -1,0 +1,15 @@
+from django.contrib import admin
+
+from govshare.core.admin import ReadOnlyAdmin
+from govshare.registry.models import AppCredential, InformationSystem
+
+
+@admin.register(InformationSystem)
+class InformationSystemAdmin(ReadOnlyAdmin):
+    list_display = ("name", "department", "active")
+
+
+@admin.register(AppCredential)
+class AppCredentialAdmin(ReadOnlyAdmin):
+    list_display = ("app_key", "system", "status", "expires_at")
+    exclude = ("secret_enc",)
