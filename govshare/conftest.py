@@ -63,3 +63,11 @@ def seeded(db: None) -> None:
     from govshare.catalog.seeding import seed_catalog
 
     seed_catalog(actor=None)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_holiday_cache() -> None:
+    # The working-day table is cached per process; each test starts from the database.
+    from govshare.core import calendar
+
+    calendar.invalidate_cache()

@@ -28,7 +28,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Final, Literal
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 __all__ = [
@@ -54,7 +54,6 @@ __all__ = [
 SHANGHAI: Final = ZoneInfo("Asia/Shanghai")
 HOLIDAY: Final = "holiday"  # 法定节假日
 WORKDAY: Final = "workday"  # 调休上班日
-DayKind = Literal["holiday", "workday"]
 DayRow = tuple[dt.date, str, str]  # (date, kind, name)
 
 _ONE_DAY = dt.timedelta(days=1)

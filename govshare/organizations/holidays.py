@@ -3,7 +3,7 @@
 ``sys_admin`` enters each year from the State Council notice (国务院办公厅关于部分节假日安排的通知);
 years 2004–2026 can be seeded from the ``chinese-calendar`` library. Loading a year replaces that year's
 rows atomically, records an audit event, drops the working-day cache and, after commit, sends
-:data:`holidays_loaded` so that apps holding provisional deadlines can recompute them.
+:func:`register_holidays_loaded_handler` handlers so that apps holding provisional deadlines can recompute them.
 
 A notice for year Y may also cover late-December days of year Y-1 (the New Year's Day arrangement: the
 2019 notice made 2018-12-29 a working day), so dates in December of Y-1 are accepted for Y.
@@ -16,12 +16,11 @@ import datetime as dt
 import io
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.dispatch import Signal
 from django.utils import timezone
 
 from govshare.audit.services import record_event
@@ -32,15 +31,32 @@ from govshare.core.models.holidays import HolidayKind, HolidaySource
 
 __all__ = [
     "ParsedDay",
-    "holidays_loaded",
     "load_holiday_year",
     "parse_holiday_file",
+    "register_holidays_loaded_handler",
     "seed_holidays",
     "supported_seed_years",
 ]
 
-#: Sent after commit with ``year`` (int) and ``source`` (str) when a year's arrangement was (re)loaded.
-holidays_loaded = Signal()
+# Explicit after-commit hook (not a Django signal): apps holding provisional deadlines register a
+# handler ``(year, source)`` to recompute them when a year's arrangement is (re)loaded.
+HolidaysLoadedHandler = Callable[[int, str], None]
+_loaded_handlers: list[HolidaysLoadedHandler] = []
+
+
+def register_holidays_loaded_handler(handler: HolidaysLoadedHandler) -> None:
+    if handler not in _loaded_handlers:
+        _loaded_handlers.append(handler)
+
+
+def unregister_holidays_loaded_handler(handler: HolidaysLoadedHandler) -> None:
+    if handler in _loaded_handlers:
+        _loaded_handlers.remove(handler)
+
+
+def _notify_loaded(year: int, source: str) -> None:
+    for handler in list(_loaded_handlers):
+        handler(year, source)
 
 MIN_YEAR, MAX_YEAR = 1990, 2200
 _NAME_MAX = HolidayDay._meta.get_field("name").max_length or 100
@@ -174,7 +190,7 @@ def load_holiday_year(
         )
         calendar.invalidate_cache()
         transaction.on_commit(calendar.invalidate_cache)
-        transaction.on_commit(lambda: holidays_loaded.send(sender=HolidayYear, year=year, source=source))
+        transaction.on_commit(lambda: _notify_loaded(year, source))
     return hy
 
 

@@ -36,10 +36,11 @@ from govshare.core.errors import ValidationFailed
 from govshare.core.models import HolidayDay, HolidayYear
 from govshare.core.models.holidays import HolidayKind
 from govshare.organizations.holidays import (
-    holidays_loaded,
     load_holiday_year,
     parse_holiday_file,
+    register_holidays_loaded_handler,
     seed_holidays,
+    unregister_holidays_loaded_handler,
 )
 
 D = dt.date
@@ -321,18 +322,18 @@ def test_load_records_audit_event_and_replaces_rows(lib_years: list[HolidayYear]
 
 
 @pytest.mark.django_db
-def test_signal_sent_after_commit(django_capture_on_commit_callbacks: object) -> None:
+def test_handlers_called_after_commit(django_capture_on_commit_callbacks: object) -> None:
     received: list[int] = []
 
-    def on_loaded(sender: object, year: int, source: str, **kw: object) -> None:
+    def on_loaded(year: int, source: str) -> None:
         received.append(year)
 
-    holidays_loaded.connect(on_loaded)
+    register_holidays_loaded_handler(on_loaded)
     try:
         with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
             load_holiday_year(actor=None, year=2027, days=ARRANGEMENT_2027, source="manual")
     finally:
-        holidays_loaded.disconnect(on_loaded)
+        unregister_holidays_loaded_handler(on_loaded)
     assert received == [2027]
 
 
