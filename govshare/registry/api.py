@@ -104,3 +104,13 @@ def revoke_credential(request: HttpRequest, credential_id: uuid.UUID) -> dict[st
     if cred is None:
         raise NotFound()
     return _cred_out(services.revoke_credential(actor=request.user, credential=cred))
+
+
+class Sm2KeyIn(Schema):
+    public_key: str
+
+
+@router.put("/systems/{system_id}/sm2-key", response=SystemOut)
+def set_sm2_key(request: HttpRequest, system_id: uuid.UUID, payload: Sm2KeyIn) -> SystemOut:
+    system = _visible_system(request, system_id)
+    return _sys_out(services.set_sm2_public_key(actor=request.user, system=system, public_key=payload.public_key))

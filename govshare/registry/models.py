@@ -13,6 +13,9 @@ class InformationSystem(NodeOwnedModel):
     name = models.CharField(max_length=120)
     purpose = models.TextField("功能/用途", blank=True)
     active = models.BooleanField(default=True)
+    # The system's SM2 public key (uncompressed hex): L4 requests are also signed with the private key,
+    # which never leaves the department, so the platform cannot forge a call (谁经手谁负责).
+    sm2_public_key = models.CharField(max_length=130, blank=True)
 
     class Meta:
         ordering = ["department__name", "name"]

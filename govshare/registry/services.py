@@ -13,6 +13,7 @@ from django.utils import timezone
 from govshare.accounts.choices import Role
 from govshare.audit.services import record_event
 from govshare.core.crypto.envelope import encrypt_secret
+from govshare.core.epoch import bump_authz_epoch
 from govshare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from govshare.organizations.models import Department
 from govshare.registry.choices import MAX_ACTIVE_SECRETS, CredentialStatus
@@ -82,6 +83,25 @@ def revoke_credential(*, actor: Any, credential: AppCredential) -> AppCredential
         cred.status = CredentialStatus.REVOKED
         cred.revoked_at = timezone.now()
         cred.save(update_fields=["status", "revoked_at", "updated_at"])
+        bump_authz_epoch()
         record_event(actor=actor, action="credential.revoked", target_type="app_credential",
                      target_id=str(cred.pk), data={"app_key": cred.app_key})
     return cred
+
+
+def set_sm2_public_key(*, actor: Any, system: InformationSystem, public_key: str) -> InformationSystem:
+    """Register the system's SM2 public key (needed to call L4 resources)."""
+    from govshare.core.crypto.sm2 import normalize_public_key
+
+    _require_dept_admin(actor, system.department)
+    try:
+        normalised = normalize_public_key(public_key)
+    except ValueError as exc:
+        raise ValidationFailed(f"SM2 公钥无效: {exc}", field="public_key") from exc
+    with transaction.atomic():
+        system.sm2_public_key = normalised
+        system.save(update_fields=["sm2_public_key", "updated_at"])
+        bump_authz_epoch()
+        record_event(actor=actor, action="system.sm2_key_set", target_type="information_system",
+                     target_id=str(system.pk), data={"public_key": normalised})
+    return system
