@@ -5,9 +5,13 @@ from __future__ import annotations
 from ninja import NinjaAPI
 
 from govshare.accounts.api import router as accounts_router
+from govshare.audit.api import router as audit_router
 from govshare.catalog.api import router as catalog_router
+from govshare.catalog.api_io import router as catalog_io_router
+from govshare.catalog.api_search import router as catalog_search_router
 from govshare.core.api import SessionUserAuth, install_error_handlers
 from govshare.datasets.api import router as datasets_router
+from govshare.exchange.api import router as exchange_router
 from govshare.organizations.api import router as organizations_router
 from govshare.registry.api import router as registry_router
 
@@ -26,4 +30,8 @@ api.add_router("/auth", accounts_router)
 api.add_router("/org", organizations_router)
 api.add_router("/registry", registry_router)
 api.add_router("/catalog", catalog_router)
+api.add_router("/catalog", catalog_search_router)
+api.add_router("/catalog", catalog_io_router)
 api.add_router("/datasets", datasets_router)
+api.add_router("/exchange", exchange_router)
+api.add_router("/audit", audit_router)

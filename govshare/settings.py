@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "govshare.registry",
     "govshare.catalog",
     "govshare.datasets",
+    "govshare.exchange",
     "govshare.portal",
 ]
 
