@@ -165,7 +165,7 @@ def test_every_catalog_route_has_a_rule() -> None:
     assert not missing, f"catalog endpoints without a permission rule: {sorted(missing)}"
 
 
-CASES = [(route, role, scope) for route in RULES for role in ROLES for scope in (True, False)
+CASES = [(route, role, scope) for route in sorted(_all_rules()) for role in ROLES for scope in (True, False)
          if not (role is None and not scope)]
 
 
@@ -178,6 +178,11 @@ def test_matrix(world: World, route: tuple[str, str], role: str | None, in_scope
     c = client_for(user)
     if body is None:
         resp = getattr(c, method)(url)
+    elif "__multipart__" in body:
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        files = {k: SimpleUploadedFile(name, data) for k, (name, data) in body["__multipart__"].items()}
+        resp = getattr(c, method)(url, files)
     else:
         resp = getattr(c, method)(url, body, content_type="application/json")
     expected = expect(role, in_scope)
