@@ -16,7 +16,7 @@ def may_browse_admin(request: HttpRequest) -> bool:
     return bool(user.is_active and user.is_authenticated and getattr(user, "role", "") in ADMIN_BROWSER_ROLES)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg,unused-ignore]
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 

@@ -21,6 +21,9 @@ class Dataset(NodeOwnedModel):
     key_column = models.CharField(max_length=64, blank=True)
     mounted_at = models.DateTimeField(null=True, blank=True)
     last_loaded_at = models.DateTimeField(null=True, blank=True)
+    resource_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="the published version whose items the live data was validated against"
+    )
 
     class Meta:
         verbose_name = "数据集"
@@ -41,11 +44,16 @@ class DatasetRecord(models.Model):
             models.UniqueConstraint(fields=["dataset", "generation", "key"], name="uniq_record_key"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.dataset_id}/{self.generation}/{self.key}"
+
 
 class DatasetUpload(NodeOwnedModel):
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="uploads")
     generation = models.PositiveIntegerField()
     status = models.CharField(max_length=16, choices=UploadStatus.choices, default=UploadStatus.STAGING)
+    mode = models.CharField(max_length=16, default="replace")
+    resource_version = models.PositiveIntegerField(null=True, blank=True)
     filename = models.CharField(max_length=255, blank=True)
     file_format = models.CharField(max_length=16, blank=True)
     encoding = models.CharField(max_length=32, blank=True)
@@ -59,3 +67,7 @@ class DatasetUpload(NodeOwnedModel):
     class Meta:
         ordering = ["-created_at"]
         verbose_name = "数据上传"
+        indexes = [models.Index(fields=["dataset", "status"], name="upload_dataset_status")]
+
+    def __str__(self) -> str:
+        return f"{self.filename or 'upload'} ({self.status})"

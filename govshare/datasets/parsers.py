@@ -28,7 +28,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import Any, BinaryIO, TypedDict
+from typing import IO, Any, TypedDict
 
 from django.conf import settings
 
@@ -155,7 +155,7 @@ def detect_format(head: bytes, filename: str) -> str:
     return "csv"
 
 
-def _decodes(f: BinaryIO, encoding: str) -> bool:
+def _decodes(f: IO[bytes], encoding: str) -> bool:
     """Whether the whole stream decodes strictly (incremental, 1 MB at a time)."""
     f.seek(0)
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
@@ -170,7 +170,7 @@ def _decodes(f: BinaryIO, encoding: str) -> bool:
     return True
 
 
-def detect_encoding(f: BinaryIO) -> str:
+def detect_encoding(f: IO[bytes]) -> str:
     """UTF-8 (with or without BOM) first, then GB18030, then charset-normalizer for the rest.
 
     The ladder is deterministic: text that is valid UTF-8 is practically never meant as GBK, and
@@ -211,7 +211,7 @@ def _unknown_encoding() -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def _open_csv(f: BinaryIO, columns: Sequence[Column]) -> Table:
+def _open_csv(f: IO[bytes], columns: Sequence[Column]) -> Table:
     encoding = detect_encoding(f)
     text = io.TextIOWrapper(f, encoding=encoding, newline="")
     first = text.readline()
@@ -225,7 +225,10 @@ def _open_csv(f: BinaryIO, columns: Sequence[Column]) -> Table:
     if not header or not any(h.strip() for h in header):
         raise TableError(problem("第1行应为表头 (row 1 must be the header)", row=1))
     positions, labels, problems = HeaderMap(columns).map_header(header)
-    return Table("csv", encoding, labels, problems, _csv_rows(reader, header, positions), text.detach)
+    def close() -> None:
+        text.detach()  # the caller owns the binary stream
+
+    return Table("csv", encoding, labels, problems, _csv_rows(reader, header, positions), close)
 
 
 def _csv_rows(reader: Iterator[list[str]], header: list[str],
@@ -290,7 +293,7 @@ def _ref_row_col(ref: str) -> tuple[int, int]:
     return int(m.group(2)), col
 
 
-def _open_xlsx(f: BinaryIO, columns: Sequence[Column]) -> Table:
+def _open_xlsx(f: IO[bytes], columns: Sequence[Column]) -> Table:
     import openpyxl
 
     limit = int(settings.GOVSHARE.get("UPLOAD_MAX_XLSX_UNCOMPRESSED_BYTES", DEFAULT_MAX_XLSX_UNCOMPRESSED))
@@ -315,22 +318,32 @@ def _open_xlsx(f: BinaryIO, columns: Sequence[Column]) -> Table:
         wb.close()
         raise TableError(problem("XLSX 中没有工作表 (the workbook has no worksheet)", field="file"))
     ws = sheets[0]
-    rows = ws.iter_rows(values_only=True)
-    header = list(next(rows, None) or ())
+    try:
+        # The <dimension> tag is written by the producing program and may be wrong (A1:A1 is common);
+        # read-only mode would silently stop at it, so read to the real end of the sheet instead.
+        ws.reset_dimensions()
+        rows = ws.iter_rows(values_only=True)
+        header = list(next(rows, None) or ())
+        sheet_path = getattr(ws, "_worksheet_path", None)
+        paths = [sheet_path] if sheet_path else [n for n in zf.namelist() if n.startswith("xl/worksheets/sheet")]
+        merged = [ref for path in paths for ref in _merged_ranges(zf, path)]
+    except Exception as exc:
+        wb.close()
+        raise TableError(problem(f"无法读取 XLSX 工作表 (cannot read the worksheet): {type(exc).__name__}",
+                                 field="file")) from None
     if not any(_norm_header(h) for h in header):
         wb.close()
         raise TableError(problem("第1行应为表头 (row 1 must be the header)", row=1))
     positions, labels, problems = HeaderMap(columns).map_header(header)
-    sheet_path = getattr(ws, "_worksheet_path", None)
-    paths = [sheet_path] if sheet_path else [n for n in zf.namelist() if n.startswith("xl/worksheets/sheet")]
-    for path in paths:
-        for ref in _merged_ranges(zf, path):
+    if merged:
+        # Only the top-left cell of a merged range holds the value: the other rows would silently
+        # read as empty. The whole sheet counts as the data area (the header is row 1).
+        for ref in merged:
             row, col = _ref_row_col(ref)
             label = _norm_header(header[col - 1]) if 0 < col <= len(header) else None
             problems.append(problem(f"单元格 {ref} 为合并单元格，请取消合并并在每个单元格中填写值 "
                                     f"(merged cells {ref} are not allowed: unmerge and fill every cell)",
                                     row=row or None, column=label or None))
-    if any("合并单元格" in p["reason"] for p in problems):
         wb.close()
         raise TableError(*problems)
     return Table("xlsx", "", labels, problems, _xlsx_rows(rows, len(header), positions), wb.close)
@@ -388,7 +401,7 @@ def dict_rows(objects: Iterable[Any], header_map: HeaderMap, *, first_row: int =
         yield n, values, row_probs
 
 
-def _open_json(f: BinaryIO, columns: Sequence[Column]) -> Table:
+def _open_json(f: IO[bytes], columns: Sequence[Column]) -> Table:
     limit = int(settings.GOVSHARE.get("UPLOAD_MAX_JSON_BYTES", DEFAULT_MAX_JSON_BYTES))
     f.seek(0, io.SEEK_END)
     size = f.tell()
@@ -409,7 +422,7 @@ def _open_json(f: BinaryIO, columns: Sequence[Column]) -> Table:
     return Table("json", encoding, [c.name for c in columns], [], dict_rows(doc, header_map))
 
 
-def open_table(f: BinaryIO, filename: str, columns: Sequence[Column]) -> Table:
+def open_table(f: IO[bytes], filename: str, columns: Sequence[Column]) -> Table:
     """Open an upload as a table. Problems that make the whole file unreadable come back in
     ``Table.problems`` with no rows; the caller closes the table."""
     f.seek(0)
