@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 # One password for every demo account. It meets the policy (length ≥ 10, three character classes)
 # and is printed, so the demo must never hold real data.
-DEMO_PASSWORD = "Chaozhou@2026"
+DEMO_PASSWORD = "Chaozhou@2026"  # noqa: S105 - a published demo password, by design
 
 CITY_CODE = "445100"
 

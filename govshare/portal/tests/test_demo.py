@@ -1,0 +1,306 @@
+"""The demo city (``govshare demo``), its generators, and the operator commands around it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import time
+from pathlib import Path
+from typing import Any
+
+import pyotp
+import pytest
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.test import override_settings
+
+from govshare import cli, testing
+from govshare.accounts.choices import ADMIN_ROLES, Role
+from govshare.accounts.models import User
+from govshare.accounts.services import sign_in
+from govshare.catalog.choices import Category, OpenType, ResourceStatus, ShareType, UpdateCycle
+from govshare.catalog.models import Resource
+from govshare.core.identifiers import (
+    is_valid_uscc,
+    resident_id_area_code,
+    resident_id_birth_date,
+    validate_resident_id,
+)
+from govshare.portal.management.commands.serve import StaticFiles, default_workers, display_url
+from govshare.datasets.models import Dataset, DatasetRecord
+from govshare.demo.accounts import DemoBuildHasher
+from govshare.demo.builder import DemoError, ensure_demo, find_demo
+from govshare.demo.city import DEMO_PASSWORD, USERS
+from govshare.demo.companies import generate_companies
+from govshare.demo.people import generate_people
+from govshare.demo.reset import reset_database
+from govshare.organizations.models import Department, Node, Region
+from govshare.registry.models import AppCredential
+
+CURRENT_AREAS = {"445102", "445103", "445122"}
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI
+# ---------------------------------------------------------------------------------------------
+
+
+def test_help_lists_the_verbs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for verb in ("demo", "serve", "createadmin", "regions", "migrate", "worker"):
+        assert f"  {verb} " in out
+    assert "GOVSHARE_HOME" in out
+
+
+# ---------------------------------------------------------------------------------------------
+# Generators (no database)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_people_are_valid_distinct_and_deterministic() -> None:
+    people = list(generate_people(3000))
+    ids = [p.id_number for p in people]
+    assert len(set(ids)) == len(ids)
+    for p in people:
+        assert validate_resident_id(p.id_number) == p.id_number
+        assert resident_id_area_code(p.id_number) in CURRENT_AREAS  # current codes only (not 潮安县 445121)
+        assert dt.date(1940, 1, 1) <= resident_id_birth_date(p.id_number) <= dt.date(2020, 12, 31)
+        assert (int(p.id_number[16]) % 2 == 1) == (p.gender == "男")
+        assert p.household_address.startswith("广东省潮州市")
+        assert len(p.mobile) == 11 and p.mobile[0] == "1"
+        assert 2 <= len(p.name) <= 4
+    assert [p.row() for p in generate_people(3000)] == [p.row() for p in people]  # seeded
+    assert [p.id_number for p in generate_people(100)] == ids[:100]  # prefix-stable
+    assert {resident_id_area_code(i) for i in ids} == CURRENT_AREAS
+
+
+def test_companies_have_valid_uscc_in_chaozhou() -> None:
+    companies = list(generate_companies(1500))
+    assert len({c.uscc for c in companies}) == len({c.name for c in companies}) == 1500
+    for c in companies:
+        assert is_valid_uscc(c.uscc)
+        assert c.uscc.startswith("91") and c.uscc[2:6] == "4451"
+        assert c.name.startswith(("潮州市", "饶平县"))
+        assert c.status in ("存续", "在业", "注销", "吊销", "迁出")
+    assert [c.row() for c in generate_companies(50)] == [c.row() for c in companies[:50]]
+
+
+# ---------------------------------------------------------------------------------------------
+# The build (one build, many checks: a build costs a few seconds)
+# ---------------------------------------------------------------------------------------------
+
+
+def _demo(*args: str) -> tuple[str, float]:
+    out = io.StringIO()
+    start = time.perf_counter()
+    call_command("demo", "--no-serve", "--people", "2000", "--companies", "300", *args, stdout=out)
+    return out.getvalue(), time.perf_counter() - start
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_demo_builds_a_believable_city_and_reuses_it() -> None:
+    output, first_seconds = _demo()
+    assert first_seconds < 30
+
+    # Nodes: the city and four county-level nodes, one of them (枫溪区) without a region code.
+    city = Node.objects.get(is_local=True)
+    assert (city.code, city.name, city.region_id) == ("445100", "潮州市", "445100")
+    counties = Node.objects.filter(parent=city)
+    assert {n.name for n in counties} == {"湘桥区", "潮安区", "饶平县", "枫溪区"}
+    assert counties.get(name="枫溪区").region_id is None
+
+    # Departments with valid 统一社会信用代码 of government organs (机关: 11…).
+    departments = list(Department.objects.all())
+    assert len(departments) >= 10
+    assert all(is_valid_uscc(d.uscc) and d.uscc.startswith("11") for d in departments)
+    assert Department.objects.filter(is_data_office=True, node=city).count() == 1
+
+    # Every role has a user; administrators have a second factor, no one is a superuser.
+    for role in Role.values:
+        assert User.objects.filter(role=role).exists(), role
+    quick = DemoBuildHasher()
+    for user in User.objects.all():
+        assert bool(user.totp_secret_enc) == (user.role in ADMIN_ROLES)
+        assert not user.is_superuser
+        assert quick.verify(DEMO_PASSWORD, user.password)
+
+    # The catalog: 60+ resources over the three categories, every share type, update cycle, level, state.
+    resources = list(Resource.objects.select_related("published_version"))
+    assert len(resources) >= 60
+    assert {r.category for r in resources} == set(Category.values)
+    assert {r.share_type for r in resources} == set(ShareType.values)
+    assert {r.update_cycle for r in resources} == set(UpdateCycle.values)
+    assert {r.sensitivity for r in resources} == {1, 2, 3, 4}
+    assert {r.status for r in resources} == set(ResourceStatus.values)
+    assert any(r.status == ResourceStatus.DRAFT and r.published_version_id for r in resources)  # revising
+    assert any(r.status == ResourceStatus.DRAFT and r.review_note for r in resources)  # sent back
+    tightened = Resource.objects.get(name="社会保险参保信息")
+    assert [v.number for v in tightened.versions.all()] == [1, 2]
+    assert tightened.published_version is not None and tightened.published_version.tightened
+    for r in resources:  # the classification rules hold
+        if r.sensitivity >= 3:
+            assert r.open_type != OpenType.UNCONDITIONAL, r.name
+        if r.sensitivity == 4:
+            assert r.open_type == OpenType.NONE, r.name
+        if r.share_type == ShareType.NONE:
+            assert r.no_share_basis.strip(), r.name
+
+    # Datasets: 2000 people with valid 身份证号 and current area codes; 300 companies.
+    people = Dataset.objects.get(resource__name="人口基本信息")
+    records = DatasetRecord.objects.filter(dataset=people, generation=people.generation)
+    assert people.row_count == records.count() == 2000
+    for key, data in records.values_list("key", "data"):
+        assert validate_resident_id(key) == key == data["id_number"]
+        assert key[:6] in CURRENT_AREAS
+    companies = Dataset.objects.get(resource__name="法人基本信息")
+    assert companies.row_count == 300
+    assert all(is_valid_uscc(k) for k in DatasetRecord.objects.filter(
+        dataset=companies, generation=companies.generation).values_list("key", flat=True))
+    assert Dataset.objects.count() >= 4
+
+    # Three systems have credentials; the printed block has every login, seed and secret.
+    assert AppCredential.objects.filter(status="active").count() == 3
+    assert "人口基本信息" in output and "目录资源 " in output
+    for spec in USERS:
+        assert f" {spec.username} " in output
+    assert output.count(DEMO_PASSWORD) >= len(USERS)
+    assert "pyotp.TOTP" in output
+    summary = ensure_demo(people=2000, companies=300, out=lambda _line: None)
+    for login in summary.logins:
+        if login.totp_secret:
+            assert login.totp_secret in output
+    assert [c.app_secret in output for c in summary.credentials] == [True, True, True]
+
+    # An administrator signs in with the printed password and a code from the printed seed; the quick
+    # demo hash is replaced by a full-strength one on that first sign-in.
+    office = next(login for login in summary.logins if login.username == "shujuju")
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.PBKDF2PasswordHasher"]):
+        user = sign_in(username="shujuju", password=DEMO_PASSWORD, otp=pyotp.TOTP(office.totp_secret).now(),
+                       client_ip="127.0.0.1")
+    user.refresh_from_db()
+    assert user.password.startswith(f"pbkdf2_sha256${PBKDF2PasswordHasher.iterations}$")
+
+    # A second run reuses the city: nothing changes, and it is quick.
+    before = (Resource.objects.count(), User.objects.count(), DatasetRecord.objects.count())
+    again, second_seconds = _demo()
+    assert "沿用已有数据" in again
+    assert (Resource.objects.count(), User.objects.count(), DatasetRecord.objects.count()) == before
+    assert second_seconds < 5
+
+
+@pytest.mark.django_db
+def test_demo_refuses_a_real_installation() -> None:
+    testing.node("330100", name="杭州市", is_local=True)
+    with pytest.raises(DemoError, match="杭州市"):
+        find_demo()
+    with pytest.raises(DemoError, match="拒绝清空"):
+        reset_database()  # refuses before touching anything
+    assert Node.objects.filter(code="330100").exists()
+
+
+@pytest.mark.django_db
+def test_demo_never_builds_into_or_resets_a_database_with_other_data() -> None:
+    testing.department(testing.node("T9001"))  # data, but no local node
+    with pytest.raises(DemoError, match="非演示数据"):
+        find_demo()
+    with pytest.raises(DemoError, match="拒绝清空"):
+        reset_database()
+
+
+@pytest.mark.django_db
+def test_demo_after_createadmin_refuses_rather_than_mixing_data() -> None:
+    call_command("createadmin", "--node-code", "445100", "--node-name", "潮州市", stdout=io.StringIO())
+    for args in ((), ("--reset",)):
+        with pytest.raises(CommandError, match="潮州市"):
+            call_command("demo", "--no-serve", *args, stdout=io.StringIO())
+    assert User.objects.count() == 3 and Node.objects.count() == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# createadmin, regions
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_createadmin_creates_three_separate_administrators_once() -> None:
+    with pytest.raises(CommandError, match="--node-code"):
+        call_command("createadmin", stdout=io.StringIO())
+    out = io.StringIO()
+    call_command("createadmin", "--node-code", "445100", "--node-name", "潮州市", "--region", "445100", stdout=out)
+    node = Node.objects.get(is_local=True)
+    assert (node.code, node.region_id) == ("445100", "445100")
+    admins = {u.role: u for u in User.objects.filter(node=node)}
+    assert set(admins) == {Role.SYS_ADMIN, Role.SEC_ADMIN, Role.AUDIT_ADMIN}
+    text = out.getvalue()
+    for user in admins.values():
+        assert not user.is_superuser and not user.is_staff
+        assert user.totp_secret_enc and user.totp_confirmed
+        assert user.username in text
+    passwords = [line.split("密码：")[1] for line in text.splitlines() if line.strip().startswith("密码：")]
+    assert len(set(passwords)) == 3
+    assert all(len(p) >= 16 and admins[Role.SYS_ADMIN].check_password(p) is (i == 0)
+               for i, p in enumerate(passwords))
+    with pytest.raises(CommandError, match="已有管理员"):
+        call_command("createadmin", stdout=io.StringIO())
+    assert User.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_regions_command_loads_the_table_idempotently() -> None:
+    out = io.StringIO()
+    call_command("load_regions", stdout=out)
+    total = Region.objects.count()
+    assert total > 3000 and f"新增 {total} 条" in out.getvalue()
+    assert Region.objects.get(code="445103").name == "潮安区"
+    out = io.StringIO()
+    call_command("load_regions", stdout=out)
+    assert "新增 0 条" in out.getvalue() and Region.objects.count() == total
+
+
+# ---------------------------------------------------------------------------------------------
+# serve: the static-file wrapper and defaults
+# ---------------------------------------------------------------------------------------------
+
+
+def _call(app: StaticFiles, path: str, method: str = "GET", **headers: str) -> tuple[str, dict[str, str], bytes]:
+    seen: dict[str, Any] = {}
+
+    def start_response(status: str, hdrs: list[tuple[str, str]]) -> None:
+        seen["status"], seen["headers"] = status, dict(hdrs)
+
+    body = b"".join(app({"PATH_INFO": path, "REQUEST_METHOD": method, **headers}, start_response))
+    return seen["status"], seen["headers"], body
+
+
+def test_static_files_are_served_safely(tmp_path: Path) -> None:
+    root = tmp_path / "static"
+    (root / "css").mkdir(parents=True)
+    (root / "css" / "site.css").write_text("body{}", encoding="utf-8")
+    (root / ".hidden").write_text("x", encoding="utf-8")
+    (tmp_path / "secret_key").write_text("s3cret", encoding="utf-8")
+    (root / "link").symlink_to(tmp_path / "secret_key")
+
+    def django(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"django"]
+
+    app = StaticFiles(django, root=root, prefix="/static/")
+    status, headers, body = _call(app, "/static/css/site.css")
+    assert status == "200 OK" and body == b"body{}"
+    assert headers["Content-Type"] == "text/css; charset=utf-8" and headers["Content-Length"] == "6"
+    assert _call(app, "/static/css/site.css", HTTP_IF_NONE_MATCH=headers["ETag"])[0] == "304 Not Modified"
+    assert _call(app, "/static/css/site.css", method="HEAD")[2] == b""
+    assert _call(app, "/static/css/site.css", method="POST")[0].startswith("405")
+    for bad in ("/static/../secret_key", "/static/.hidden", "/static/link", "/static/css", "/static/",
+                "/static/css/..%2f..%2fsecret_key", "/static/css\\site.css"):
+        assert _call(app, bad)[0] == "404 Not Found", bad
+    assert _call(app, "/api/v1/docs")[2] == b"django"
+
+
+def test_serve_defaults() -> None:
+    assert 1 <= default_workers() <= 4
+    assert display_url("0.0.0.0", 8000) == "http://127.0.0.1:8000/"  # noqa: S104
+    assert display_url("::1", 80) == "http://[::1]:80/"
