@@ -304,6 +304,8 @@ def create_resource(request: HttpRequest, payload: ResourceIn) -> Status[dict[st
     if user.role not in (Role.PROVIDER, Role.DEPT_ADMIN):
         raise PermissionDenied("只有提供部门人员可以编目 (provider department staff only)")
     provider = _department(payload.provider_id, "provider_id") if payload.provider_id else user.department
+    if provider is None:
+        raise ValidationFailed("须指定提供部门 (provider_id required)", field="provider_id")
     resource = services.create_resource(actor=user, provider=provider, fields=_fields(payload),
                                         items=_items(payload))
     return Status(201, selectors.detail(user, resource))

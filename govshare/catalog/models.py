@@ -190,3 +190,6 @@ class CodeSequence(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["node", "classification"], name="uniq_code_sequence"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.node_id}/{self.classification_id}={self.last}"

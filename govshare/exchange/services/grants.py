@@ -16,12 +16,12 @@ from govshare.audit.services import record_event
 from govshare.catalog.hooks import Tightening
 from govshare.catalog.models import DataItem
 from govshare.core.crypto.envelope import encrypt_secret
+from govshare.core.epoch import bump_authz_epoch
 from govshare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from govshare.exchange import rowfilter
 from govshare.exchange.choices import ExchangeMode, GrantStatus, ItemMode, SuspensionScope
 from govshare.exchange.models import Application, Grant, GrantItem, Notification, Suspension
 from govshare.exchange.services import guards
-from govshare.core.epoch import bump_authz_epoch
 from govshare.organizations.models import Department
 from govshare.registry.models import InformationSystem
 

@@ -27,7 +27,6 @@ from govshare.core.identifiers import (
     resident_id_birth_date,
     validate_resident_id,
 )
-from govshare.portal.management.commands.serve import StaticFiles, default_workers, display_url
 from govshare.datasets.models import Dataset, DatasetRecord
 from govshare.demo.accounts import DemoBuildHasher
 from govshare.demo.builder import DemoError, ensure_demo, find_demo
@@ -36,6 +35,7 @@ from govshare.demo.companies import generate_companies
 from govshare.demo.people import generate_people
 from govshare.demo.reset import reset_database
 from govshare.organizations.models import Department, Node, Region
+from govshare.portal.management.commands.serve import StaticFiles, default_workers, display_url
 from govshare.registry.models import AppCredential
 
 CURRENT_AREAS = {"445102", "445103", "445122"}
