@@ -11,3 +11,8 @@ class ExchangeConfig(AppConfig):
         from govshare.exchange.services.grants import flag_grants_for_tightening
 
         register_tightening_handler(flag_grants_for_tightening)
+
+        from govshare.core import periodic
+        from govshare.exchange.services.applications import sweep_deadlines
+
+        periodic.register("exchange.sweep_deadlines", 300, lambda: sweep_deadlines())
