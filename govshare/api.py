@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ninja import NinjaAPI
+from ninja.openapi.schema import OpenAPISchema
 
 from govshare.accounts.api import router as accounts_router
 from govshare.audit.api import router as audit_router
@@ -12,10 +15,20 @@ from govshare.catalog.api_search import router as catalog_search_router
 from govshare.core.api import SessionUserAuth, install_error_handlers
 from govshare.datasets.api import router as datasets_router
 from govshare.exchange.api import router as exchange_router
+from govshare.exchange.dataplane.openapi import extend_openapi
 from govshare.organizations.api import router as organizations_router
 from govshare.registry.api import router as registry_router
 
-api = NinjaAPI(
+
+class GovshareAPI(NinjaAPI):
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+                           ) -> OpenAPISchema:  # the lean data plane (/dp/v1/) is described too
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        extend_openapi(schema)
+        return schema
+
+
+api = GovshareAPI(
     title="govshare API",
     version="1",
     description=(

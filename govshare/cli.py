@@ -14,6 +14,7 @@ VERBS: dict[str, str] = {
     "catalog": "catalog import FILE | catalog export FILE",
     "dataset": "dataset load RESOURCE_CODE FILE",
     "holidays": "holidays seed | load FILE --year Y | show YEAR",
+    "audit": "audit seal | verify | export FILE | verify-file FILE",
     "regions": "load the GB/T 2260 region table",
     "manage": "any Django management command (manage check, manage shell …)",
 }

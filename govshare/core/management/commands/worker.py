@@ -23,6 +23,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--interval", type=float, default=1.0, help="seconds between rounds")
         parser.add_argument("--once", action="store_true", help="one round of every job and queued task, then exit")
+        parser.add_argument("--jobs-only", action="store_true", help="run the periodic jobs, not the task queue")
 
     def handle(self, *args: Any, **options: Any) -> None:
         names = ", ".join(j.name for j in periodic.jobs()) or "none"
@@ -30,7 +31,8 @@ class Command(BaseCommand):
         while True:
             close_old_connections()
             periodic.run_due()
-            call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
+            if not options["jobs_only"]:
+                call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
             if options["once"]:
                 return
             time.sleep(options["interval"])
