@@ -33,8 +33,10 @@ from govshare.demo.catalog_basic import BASIC
 from govshare.demo.catalog_more import DEPARTMENT, THEME
 from govshare.demo.city import CITY_CODE, DEPARTMENTS, NODE_REGION, NODES, SYSTEMS
 from govshare.demo.companies import company_rows
+from govshare.demo.exchange import VerifyExample, build_exchange, seal_audit, verify_example
 from govshare.demo.people import people_rows
 from govshare.demo.small import hospital_rows, penalty_rows, property_rows, school_rows
+from govshare.exchange.models import Application, Grant
 from govshare.organizations.holidays import seed_holidays, supported_seed_years
 from govshare.organizations.models import Department, Node
 from govshare.organizations.services import create_department, create_node, load_regions
@@ -69,6 +71,7 @@ class DemoSummary:
     logins: list[Login] = field(default_factory=list)
     credentials: list[Credential] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    verify: VerifyExample | None = None
 
 
 Out = Callable[[str], None]
@@ -306,10 +309,12 @@ def build_demo(*, people: int = DEFAULT_PEOPLE, companies: int = DEFAULT_COMPANI
     _systems(city, clock)
     resources = _catalog(city, clock)
     _datasets(city, resources, clock, people, companies)
+    build_exchange(clock.say)
     seconds = round(clock.elapsed(), 1)
     with transaction.atomic():
         record_event(actor=None, action=BUILT_EVENT, target_type="node", target_id=str(city.nodes[CITY_CODE].pk),
                      data={"people": people, "companies": companies, "seconds": seconds})
+    seal_audit(clock.say)
     clock.say("演示城市生成完毕")
     return _summary(reused=False, people=people, companies=companies, seconds=seconds)
 
@@ -354,9 +359,12 @@ def _counts() -> dict[str, int]:
         "listed": listed,
         "datasets": Dataset.objects.count(),
         "rows": sum(Dataset.objects.values_list("row_count", flat=True)),
+        "applications": Application.objects.count(),
+        "grants": Grant.objects.count(),
     }
 
 
 def _summary(*, reused: bool, people: int, companies: int, seconds: float) -> DemoSummary:
     return DemoSummary(reused=reused, people=people, companies=companies, seconds=seconds,
-                       logins=demo_logins(), credentials=_credentials(), counts=_counts())
+                       logins=demo_logins(), credentials=_credentials(), counts=_counts(),
+                       verify=verify_example())

@@ -14,13 +14,16 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import override_settings
+from django.utils import timezone
 
 from govshare import cli, testing
 from govshare.accounts.choices import ADMIN_ROLES, Role
 from govshare.accounts.models import User
 from govshare.accounts.services import sign_in
+from govshare.audit.models import AuditBlock
 from govshare.catalog.choices import Category, OpenType, ResourceStatus, ShareType, UpdateCycle
 from govshare.catalog.models import Resource
+from govshare.client import GovshareClient, wsgi_transport
 from govshare.core.identifiers import (
     is_valid_uscc,
     resident_id_area_code,
@@ -34,9 +37,12 @@ from govshare.demo.city import DEMO_PASSWORD, USERS
 from govshare.demo.companies import generate_companies
 from govshare.demo.people import generate_people
 from govshare.demo.reset import reset_database
+from govshare.exchange.choices import ApplicationStatus, GrantStatus, ItemMode
+from govshare.exchange.models import Application, Grant, GrantItem
 from govshare.organizations.models import Department, Node, Region
 from govshare.portal.management.commands.serve import StaticFiles, default_workers, display_url
 from govshare.registry.models import AppCredential
+from govshare.wsgi import application as wsgi_application
 
 CURRENT_AREAS = {"445102", "445103", "445122"}
 
@@ -183,11 +189,40 @@ def test_demo_builds_a_believable_city_and_reuses_it() -> None:
     user.refresh_from_db()
     assert user.password.startswith(f"pbkdf2_sha256${PBKDF2PasswordHasher.iterations}$")
 
+    # The exchange: applications in every state (but internal review, which no demo node enables), overdue
+    # stages escalated, grants in every item mode, one suspended, one revoked, one past the guard by override.
+    statuses = set(Application.objects.values_list("status", flat=True))
+    assert statuses == set(ApplicationStatus.values) - {ApplicationStatus.INTERNAL_REVIEW}
+    assert Application.objects.filter(status=ApplicationStatus.REFUSED).exclude(refusal_reason="").exists()
+    assert Application.objects.filter(escalated_at__isnull=False, stage_due_at__lt=timezone.now()).exists()
+    assert Application.objects.filter(reminded_at__isnull=False).exists()
+    assert set(GrantItem.objects.values_list("mode", flat=True)) == set(ItemMode.values)
+    assert Grant.objects.filter(status=GrantStatus.SUSPENDED).count() == 1
+    assert Grant.objects.filter(status=GrantStatus.REVOKED).count() == 1
+    assert Grant.objects.exclude(guard_override_reason="").count() == 1
+    printed = {c.system for c in summary.credentials}
+    assert printed <= set(Grant.objects.filter(status=GrantStatus.ACTIVE, resource__name="人口基本信息")
+                          .values_list("system__name", flat=True))
+    assert AuditBlock.objects.exists()
+    assert "核验调用示例" in output and "gs.verify(" in output
+
+    # The printed verify example works with the printed credential, through the real WSGI entry.
+    v = summary.verify
+    assert v is not None and f'"{v.key}"' in output and f'"{v.name}"' in output
+    cred = summary.credentials[0]
+    gs = GovshareClient("http://testserver", cred.app_key, cred.app_secret, operator="综合窗口01",
+                        case_number="BJ2026-0001", item_code="11445100MB2C0871XY", purpose="核验身份",
+                        transport=wsgi_transport(wsgi_application))
+    assert gs.verify(v.resource, v.key, {"person_name": v.name})["all_match"] is True
+    assert gs.verify(v.resource, v.key, {"person_name": v.name + "甲"})["all_match"] is False
+
     # A second run reuses the city: nothing changes, and it is quick.
-    before = (Resource.objects.count(), User.objects.count(), DatasetRecord.objects.count())
+    before = (Resource.objects.count(), User.objects.count(), DatasetRecord.objects.count(),
+              Application.objects.count(), Grant.objects.count(), AuditBlock.objects.count())
     again, second_seconds = _demo()
     assert "沿用已有数据" in again
-    assert (Resource.objects.count(), User.objects.count(), DatasetRecord.objects.count()) == before
+    assert (Resource.objects.count(), User.objects.count(), DatasetRecord.objects.count(),
+            Application.objects.count(), Grant.objects.count(), AuditBlock.objects.count()) == before
     assert second_seconds < 5
 
 
