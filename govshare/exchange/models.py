@@ -131,6 +131,7 @@ class GrantItem(models.Model):
 class Suspension(BaseModel):
     """应急停用 by the security administrator: a grant, a system or a whole department, at once."""
 
+    node = models.ForeignKey("organizations.Node", null=True, on_delete=models.PROTECT, related_name="+")
     scope = models.CharField(max_length=16, choices=SuspensionScope.choices)
     target_id = models.UUIDField(db_index=True)
     reason = models.TextField()

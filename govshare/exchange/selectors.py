@@ -102,7 +102,7 @@ def grant_out(g: Grant) -> dict[str, Any]:
 
 def suspensions_visible_to(user: Any) -> QuerySet[Suspension]:
     if getattr(user, "role", None) in (Role.SEC_ADMIN, Role.AUDIT_ADMIN, Role.DATA_OFFICE):
-        return Suspension.objects.all()
+        return Suspension.objects.filter(node_id=user.node_id)
     return Suspension.objects.none()
 
 

@@ -28,6 +28,14 @@ def _require_dept_admin(actor: Any, department: Department) -> None:
     raise PermissionDenied("只有本部门管理员可以管理信息系统 (department administrator only)")
 
 
+def _require_own_dept_admin(actor: Any, department: Department) -> None:
+    """Secrets and signing keys of a system: only its own department's administrator (三员分立: the system
+    administrator runs the platform but holds no key to shared data)."""
+    if getattr(actor, "role", None) == Role.DEPT_ADMIN and actor.department_id == department.pk:
+        return
+    raise PermissionDenied("只有本部门管理员可以签发凭证或登记密钥 (own department administrator only)")
+
+
 def create_system(*, actor: Any, department: Department, name: str, purpose: str = "") -> InformationSystem:
     _require_dept_admin(actor, department)
     name = name.strip()
@@ -53,7 +61,7 @@ def issue_credential(
     *, actor: Any, system: InformationSystem, label: str = "", valid_days: int | None = None
 ) -> IssuedCredential:
     """Issue an AppKey/AppSecret. At most two are active at once (rotation)."""
-    _require_dept_admin(actor, system.department)
+    _require_own_dept_admin(actor, system.department)
     if valid_days is not None and valid_days < 1:
         raise ValidationFailed("有效期须为正数天 (valid_days must be positive)", field="valid_days")
     secret = secrets.token_urlsafe(32)
@@ -93,7 +101,7 @@ def set_sm2_public_key(*, actor: Any, system: InformationSystem, public_key: str
     """Register the system's SM2 public key (needed to call L4 resources)."""
     from govshare.core.crypto.sm2 import normalize_public_key
 
-    _require_dept_admin(actor, system.department)
+    _require_own_dept_admin(actor, system.department)
     try:
         normalised = normalize_public_key(public_key)
     except ValueError as exc:

@@ -193,10 +193,12 @@ def flag_grants_for_tightening(event: Tightening) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _suspension_target(scope: str, target_id: Any) -> Any:
+def _suspension_target(actor: Any, scope: str, target_id: Any) -> Any:
+    """The target on the actor's own node; another node's objects answer 404 like missing ones."""
     model = {SuspensionScope.GRANT: Grant, SuspensionScope.SYSTEM: InformationSystem,
              SuspensionScope.DEPARTMENT: Department}.get(SuspensionScope(scope))
-    obj = model.objects.filter(pk=target_id).first() if model else None  # type: ignore[attr-defined]
+    obj = (model.objects.filter(pk=target_id, node_id=actor.node_id).first()  # type: ignore[attr-defined]
+           if model else None)
     if obj is None:
         raise NotFound("停用对象不存在 (target not found)")
     return obj
@@ -210,11 +212,12 @@ def suspend(*, actor: Any, scope: str, target_id: Any, reason: str) -> Suspensio
         raise ValidationFailed(f"停用范围无效: {scope}", field="scope")
     if not reason.strip():
         raise ValidationFailed("应急停用须填写理由 (a reason is required)", field="reason")
-    target = _suspension_target(scope, target_id)
+    target = _suspension_target(actor, scope, target_id)
     with transaction.atomic():
         if Suspension.objects.filter(scope=scope, target_id=target.pk, active=True).exists():
             raise Conflict("已处于停用状态 (already suspended)")
-        s = Suspension.objects.create(scope=scope, target_id=target.pk, reason=reason.strip(), created_by=actor)
+        s = Suspension.objects.create(node_id=actor.node_id, scope=scope, target_id=target.pk, reason=reason.strip(),
+                                      created_by=actor)
         if scope == SuspensionScope.GRANT:
             Grant.objects.filter(pk=target.pk, status=GrantStatus.ACTIVE).update(status=GrantStatus.SUSPENDED)
         bump_authz_epoch()
