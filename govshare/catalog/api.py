@@ -20,6 +20,10 @@ from govshare.organizations.models import Department
 
 router = Router(tags=["catalog 目录系统"])
 
+# Bounds keep out-of-range integers a 422 naming the field instead of an overflow in the database layer.
+MAX_LENGTH = 1_000_000
+MAX_VERSION = 2**31 - 1
+
 
 # ---------------------------------------------------------------------------------------------
 # Schemas
@@ -31,7 +35,7 @@ class ElementIn(Schema):
     name: str = Field(..., max_length=64)
     column_name: str = Field(..., max_length=64)
     data_type: str = "string"
-    length: int | None = None
+    length: int | None = Field(None, ge=1, le=MAX_LENGTH)
     format: str = ""
     validator: str = ""
     sensitivity: int = 1
@@ -47,7 +51,7 @@ class ElementIn(Schema):
 class ElementPatch(Schema):
     name: str | None = None
     data_type: str | None = None
-    length: int | None = None
+    length: int | None = Field(None, ge=1, le=MAX_LENGTH)
     format: str | None = None
     validator: str | None = None
     sensitivity: int | None = None
@@ -92,7 +96,7 @@ class ItemIn(Schema):
     element_code: str
     column_name: str | None = None
     data_type: str | None = None
-    length: int | None = None
+    length: int | None = Field(None, ge=1, le=MAX_LENGTH)
     sensitivity: int | None = None
     required: bool = False
     is_key: bool = False
@@ -347,8 +351,9 @@ def get_version(request: HttpRequest, resource_id: uuid.UUID, number: int) -> An
 
 
 @router.get("/resources/{resource_id}/diff", response=dict[str, Any])
-def diff_versions(request: HttpRequest, resource_id: uuid.UUID, from_version: int = Query(..., alias="from"),
-                  to_version: int = Query(..., alias="to")) -> dict[str, Any]:
+def diff_versions(request: HttpRequest, resource_id: uuid.UUID,
+                  from_version: int = Query(..., alias="from", ge=1, le=MAX_VERSION),
+                  to_version: int = Query(..., alias="to", ge=1, le=MAX_VERSION)) -> dict[str, Any]:
     resource = _visible_resource(request, resource_id)
     versions = {v.number: v for v in resource.versions.filter(number__in=[from_version, to_version])}
     for n, name in ((from_version, "from"), (to_version, "to")):

@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 
 from govshare.accounts.choices import Role
 from govshare.catalog.selectors import resources_visible_to
@@ -38,9 +38,9 @@ class ApplicationIn(Schema):
 class DecisionIn(Schema):
     items: dict[str, str]
     valid_to: dt.date | None = None
-    rate_limit_per_minute: int = 600
-    daily_quota: int = 10000
-    verify_quota_per_key: int = 5
+    rate_limit_per_minute: int = Field(600, ge=1, le=1_000_000)
+    daily_quota: int = Field(10000, ge=1, le=1_000_000_000)
+    verify_quota_per_key: int = Field(5, ge=1, le=1_000_000)
     verify_all_match_only: bool = False
     row_filter: str | dict[str, Any] | None = None
     modes: list[str] = []
@@ -155,12 +155,12 @@ class SuspensionOut(Schema):
 class PolicyIO(Schema):
     internal_review: bool
     compliance_review: bool
-    internal_days: int
-    compliance_days: int
-    provider_days: int
-    supply_days: int
-    coordination_days: int
-    reminder_days: int
+    internal_days: int = Field(..., ge=1, le=60)
+    compliance_days: int = Field(..., ge=1, le=60)
+    provider_days: int = Field(..., ge=1, le=60)
+    supply_days: int = Field(..., ge=1, le=60)
+    coordination_days: int = Field(..., ge=1, le=60)
+    reminder_days: int = Field(..., ge=0, le=10)
 
 
 class NotificationOut(Schema):

@@ -4,7 +4,7 @@ import datetime as dt
 import uuid
 
 from django.http import HttpRequest
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 
 from govshare.core.api import Page, paginate
 from govshare.core.errors import NotFound
@@ -32,7 +32,7 @@ class SystemOut(Schema):
 
 class CredentialIn(Schema):
     label: str = ""
-    valid_days: int | None = None
+    valid_days: int | None = Field(None, ge=1, le=3660)
 
 
 class CredentialOut(Schema):
