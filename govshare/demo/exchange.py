@@ -4,8 +4,9 @@ revocation, overdue stages swept into reminders and escalations, and the audit l
 Every write goes through the exchange services as the users would make them. The only exception is
 :func:`_simulate_elapsed_time`, which moves some stage clocks into the past (a demo has no past).
 
-Internal review (部门内部审核) needs a node policy flag set by that node's 系统管理员; the demo has no
-county-level 系统管理员, so that one state is left out (:data:`LEFT_OUT`).
+Internal review (部门内部审核) is a per-node setting: after the other applications are made, the city's
+系统管理员 switches it on (as a city that wants departments to approve their own applications would), and
+one more application then waits in that stage.
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ from govshare.catalog.models import Resource
 from govshare.datasets.models import DatasetRecord
 from govshare.exchange.choices import ApplicationStatus, GrantStatus, SuspensionScope
 from govshare.exchange.models import Application, Grant
-from govshare.exchange.services.applications import act, override_inference_guard, submit_application, sweep_deadlines
+from govshare.exchange.services.applications import (
+    act,
+    override_inference_guard,
+    submit_application,
+    sweep_deadlines,
+    update_policy,
+)
 from govshare.exchange.services.grants import Decision, revoke_grant, suspend
 from govshare.registry.models import InformationSystem
 
@@ -34,7 +41,7 @@ PEOPLE = "人口基本信息"  # gaj, 有条件共享, mounted
 COMPANIES = "法人基本信息"  # scjg, 无条件共享, mounted
 PROPERTY = "不动产登记信息"  # zrzyj, 有条件共享, mounted
 HOUSEHOLD = "户籍登记信息"  # gaj, 有条件共享, published but not mounted
-LEFT_OUT = frozenset({ApplicationStatus.INTERNAL_REVIEW})
+LEFT_OUT: frozenset[str] = frozenset()
 
 OFFICE = "shujuju"
 SEC_ADMIN = "secadmin"
@@ -203,11 +210,21 @@ def _grants(made: dict[str, Application], say: Say) -> None:
         f"；信息项授权方式 {'/'.join(modes)}；安全管理员批准越过推断防护 {overridden} 个）")
 
 
+def _internal_review(say: Say) -> None:
+    """The city's 系统管理员 turns on 部门内部审核; a new application then waits for its department."""
+    admin = _user("sysadmin")
+    update_policy(actor=admin, node=admin.node, internal_review=True)
+    app = _submit(_resource(PROPERTY), "社保业务经办系统", ["property_unit", "property_location"],
+                  "核实参保人员住房情况，用于住房公积金与社保待遇联审")
+    say(f"审核流程：已启用部门内部审核，新申请 {app.number} 待本部门管理员审核")
+
+
 def build_exchange(say: Say) -> None:
     """Applications, grants, deadlines (run after the catalog and the datasets are built)."""
     made = _applications(say)
     _grants(made, say)
     _simulate_elapsed_time(made)
+    _internal_review(say)
     swept = sweep_deadlines()
     say(f"办理时限：催办 {swept['reminded']} 件，超期上报数据主管部门 {swept['escalated']} 件")
 

@@ -189,10 +189,10 @@ def test_demo_builds_a_believable_city_and_reuses_it() -> None:
     user.refresh_from_db()
     assert user.password.startswith(f"pbkdf2_sha256${PBKDF2PasswordHasher.iterations}$")
 
-    # The exchange: applications in every state (but internal review, which no demo node enables), overdue
+    # The exchange: applications in every state (internal review once the city enables it), overdue
     # stages escalated, grants in every item mode, one suspended, one revoked, one past the guard by override.
     statuses = set(Application.objects.values_list("status", flat=True))
-    assert statuses == set(ApplicationStatus.values) - {ApplicationStatus.INTERNAL_REVIEW}
+    assert statuses == set(ApplicationStatus.values)
     assert Application.objects.filter(status=ApplicationStatus.REFUSED).exclude(refusal_reason="").exists()
     assert Application.objects.filter(escalated_at__isnull=False, stage_due_at__lt=timezone.now()).exists()
     assert Application.objects.filter(reminded_at__isnull=False).exists()
