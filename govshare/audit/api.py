@@ -27,12 +27,12 @@ from govshare.audit.models import AuditEvent
 from govshare.audit.services import audit_key_hmac, record_event
 from govshare.core.api import Page, paginate
 from govshare.core.errors import ValidationFailed
+from govshare.core.exports import neutralise_text
 from govshare.core.identifiers import IdentifierError, validate_resident_id
 
 router = Router(tags=["audit 审计"])
 
 EXPORT_MAX_ROWS = 100_000
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = [("seq", "序号"), ("occurred_at", "时间"), ("actor_type", "主体类型"), ("actor_id", "主体ID"),
                ("actor_label", "主体"), ("actor_role", "角色"), ("node_code", "节点"), ("department_id", "部门ID"),
                ("action", "操作"), ("target_type", "对象类型"), ("target_id", "对象ID"), ("result", "结果"),
@@ -135,12 +135,6 @@ def list_events(request: HttpRequest, params: Query[EventParams], cursor: str | 
     return {"items": [_event_out(e, sealed_to) for e in rows], "next_cursor": nxt}
 
 
-def neutralise(value: Any) -> str:
-    """A cell a spreadsheet would evaluate as a formula gets a leading apostrophe."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
-
-
 def _csv_cells(row: dict[str, Any]) -> list[str]:
     cells = []
     for name, _ in CSV_COLUMNS:
@@ -151,7 +145,7 @@ def _csv_cells(row: dict[str, Any]) -> list[str]:
             value = value.isoformat()
         elif name == "sealed":
             value = "是" if value else "否"
-        cells.append(neutralise(value))
+        cells.append(neutralise_text(value))
     return cells
 
 

@@ -18,12 +18,12 @@ from govshare.catalog.choices import Category, OpenType, ResourceFormat, Sensiti
 from govshare.catalog.models import Resource
 from govshare.catalog.search import SORTS, displayed_fields, export_resources, search_resources
 from govshare.catalog.search.engine import EXPORT_MAX_ROWS, FACETS, Facet
+from govshare.core.exports import neutralise_text
 
 router = Router(tags=["catalog 目录系统"])
 
 SUMMARY_CHARS = 120
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection, OWASP).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 class SearchParams(Schema):
@@ -128,12 +128,6 @@ CSV_COLUMNS = ["信息资源代码", "信息资源名称", "摘要", "提供部�
                "更新周期", "敏感级别", "格式", "发布日期"]
 
 
-def neutralise(value: Any) -> str:
-    """A cell a spreadsheet would evaluate as a formula gets a leading apostrophe."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
-
-
 def _csv_row(item: dict[str, Any]) -> list[str]:
     formats = dict(ResourceFormat.choices)
     cells = [
@@ -149,7 +143,7 @@ def _csv_row(item: dict[str, Any]) -> list[str]:
         "、".join(formats.get(f, f) for f in item["formats"]),
         item["published_on"].isoformat() if item["published_on"] else "",
     ]
-    return [neutralise(c) for c in cells]
+    return [neutralise_text(c) for c in cells]
 
 
 def _export(request: HttpRequest, params: SearchParams) -> tuple[list[dict[str, Any]], bool]:

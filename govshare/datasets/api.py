@@ -19,6 +19,7 @@ from ninja import Query, Router, Schema, Status
 
 from govshare.core.api import Page, decode_cursor, encode_cursor, paginate
 from govshare.core.errors import ValidationFailed
+from govshare.core.exports import neutralise
 from govshare.datasets import selectors, services
 from govshare.datasets.choices import UploadStatus
 from govshare.datasets.models import Dataset, DatasetUpload
@@ -149,18 +150,11 @@ def mounted_ratio(request: HttpRequest, fmt: str = Query("json", alias="format")
     writer = csv.writer(buf)
     writer.writerow(["部门", "统一社会信用代码", "已发布资源数", "已挂接资源数", "挂接率(%)"])
     for r in [*rows, total]:
-        writer.writerow([_safe_cell(r["department_name"]), _safe_cell(r["department_uscc"]), r["listed"],
+        writer.writerow([neutralise(r["department_name"]), neutralise(r["department_uscc"]), r["listed"],
                          r["mounted"], r["mounted_ratio"]])
     response = HttpResponse("\ufeff" + buf.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="mounted-ratio.csv"'
     return response
-
-
-def _safe_cell(value: Any) -> Any:
-    """Neutralise spreadsheet formulas (CSV injection): cells starting with = + - @ get a leading '."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 @router.get("", response=Page[DatasetOut], summary="Datasets of the resources the caller can see")

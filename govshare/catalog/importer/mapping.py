@@ -28,11 +28,11 @@ from govshare.catalog.choices import (
     ShareType,
     UpdateCycle,
 )
+from govshare.core.exports import neutralise, unneutralise  # noqa: F401 - used by the exporter/readers
 
 MAPPING_FILE = Path(__file__).resolve().parent / "mapping.json"
 
 # Characters a spreadsheet may read as the start of a formula (CSV/formula injection, OWASP).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 LIST_SEPARATORS = re.compile(r"[、,，;；|｜\s]+")
 _PARENTHESISED = re.compile(r"\([^()]*\)|\[[^\[\]]*\]|【[^【】]*】")
 
@@ -117,20 +117,6 @@ def is_blank(value: Any) -> bool:
 def is_placeholder(value: Any) -> bool:
     """Blank, or a filler such as 暂无 / 无 / -- that means "no value"."""
     return is_blank(value) or (not isinstance(value, list | tuple) and fold(value) in table().placeholders)
-
-
-def unneutralise(value: str) -> str:
-    """Undo the exporter's formula neutralisation (a leading apostrophe before = + - @)."""
-    if len(value) > 1 and value[0] == "'" and value[1] in FORMULA_PREFIXES:
-        return value[1:]
-    return value
-
-
-def neutralise(value: Any) -> Any:
-    """Prefix text that a spreadsheet would run as a formula with an apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
 
 
 def split_list(value: Any) -> list[str]:

@@ -25,6 +25,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from govshare.core.crypto import generate_sm4_key, get_sm2_provider, sm3_hasher
+from govshare.core.exports import neutralise as neutralise_cell
 from govshare.exchange import watermark
 from govshare.exchange.choices import ItemMode
 from govshare.exchange.dataplane import records
@@ -74,15 +75,7 @@ def plan_file(grant: GrantInfo, system: System, params: dict[str, str]) -> FileP
 
 def neutralise(value: Any, numeric: bool = False) -> Any:
     """A leading apostrophe for text that a spreadsheet would run as a formula (numbers stay numbers)."""
-    if not isinstance(value, str) or not value.startswith(_DANGEROUS):
-        return value
-    if numeric:
-        try:
-            Decimal(value)
-            return value
-        except (InvalidOperation, ValueError):
-            pass
-    return "'" + value
+    return neutralise_cell(value, numeric=numeric, prefixes=_DANGEROUS)
 
 
 def _text_columns(grant: GrantInfo, columns: Sequence[str]) -> list[str]:
