@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils import timezone
 from ninja import Field, Router, Schema, Status
 
 from govshare.accounts.choices import Role
@@ -14,7 +15,7 @@ from govshare.catalog.selectors import resources_visible_to
 from govshare.core.api import Page, paginate
 from govshare.core.errors import NotFound, PermissionDenied, ValidationFailed
 from govshare.exchange import selectors
-from govshare.exchange.choices import ApplicationAction
+from govshare.exchange.choices import OPEN_STATUSES, ApplicationAction
 from govshare.exchange.models import ReviewPolicy
 from govshare.exchange.services import applications as app_services
 from govshare.exchange.services import grants as grant_services
@@ -217,9 +218,7 @@ def list_applications(request: HttpRequest, box: str = "all", status: str | None
     if status:
         qs = qs.filter(status=status)
     if overdue:
-        from django.utils import timezone
-
-        qs = qs.filter(stage_due_at__lt=timezone.now(), status__in=list(selectors.OPEN_STATUSES))
+        qs = qs.filter(stage_due_at__lt=timezone.now(), status__in=list(OPEN_STATUSES))
     rows, nxt = paginate(qs, cursor=cursor, limit=limit, ordering=["-created_at"], scope=f"apps:{box}:{status}")
     return {"items": [selectors.application_out(a) for a in rows], "next_cursor": nxt}
 

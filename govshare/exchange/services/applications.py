@@ -21,7 +21,7 @@ from govshare.exchange.choices import OPEN_STATUSES, ApplicationAction, Exchange
 from govshare.exchange.choices import ApplicationStatus as S
 from govshare.exchange.models import Application, ApplicationStep, Grant, ReviewPolicy
 from govshare.exchange.services import guards
-from govshare.exchange.services.deadlines import enter_stage
+from govshare.exchange.services.deadlines import enter_stage, stage_days
 from govshare.exchange.services.grants import (
     Decision,
     _notify,
@@ -323,8 +323,6 @@ def sweep_deadlines(*, now: dt.datetime | None = None) -> dict[str, int]:
 
 def _reminder_start(app: Application, policy: ReviewPolicy) -> dt.datetime | None:
     """The moment from which a reminder is due: ``reminder_days`` working days before the due date."""
-    from govshare.exchange.services.deadlines import stage_days
-
     days = stage_days(policy, app.status)
     if not days or app.stage_started_at is None:
         return None
