@@ -45,6 +45,11 @@ INSTALLED_APPS = [
     "govshare.catalog",
     "govshare.datasets",
     "govshare.exchange",
+    "govshare.connectors",
+    "govshare.subscriptions",
+    "govshare.quality",
+    "govshare.baselibs",
+    "govshare.licences",
     "govshare.portal",
 ]
 

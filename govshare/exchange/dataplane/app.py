@@ -6,9 +6,10 @@ no model instances on the hot path. A call costs: one read of the authorization 
 one short write transaction (nonce + counters, :mod:`.limits`), one indexed lookup, masking in process, and
 one audit event made durable by group commit before the answer.
 
-Routes: ``POST /dp/v1/query``, ``POST /dp/v1/verify``, ``GET /dp/v1/file``. Every call, allowed or refused, is
-one audit event ``dataplane.<endpoint>``; a refused call never touches the data, so it cannot tell whether a
-record exists.
+Routes: ``POST /dp/v1/query``, ``POST /dp/v1/verify``, ``GET /dp/v1/file``, plus the endpoints other apps add
+with :func:`register_endpoint` (the subscription pull, licence lookups), which go through the same signing,
+grant resolution, limits and audit. Every call, allowed or refused, is one audit event
+``dataplane.<endpoint>``; a refused call never touches the data, so it cannot tell whether a record exists.
 """
 
 from __future__ import annotations
@@ -37,6 +38,43 @@ PREFIX = "/dp/v1/"
 ROUTES = {("POST", "/dp/v1/query"): "query", ("POST", "/dp/v1/verify"): "verify", ("GET", "/dp/v1/file"): "file"}
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 StartResponse = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A data-plane endpoint contributed by another app (registered at start-up, in ``AppConfig.ready``).
+
+    ``name`` is the endpoint's name in audit events (``dataplane.<name>``); ``mode`` the exchange mode
+    (:class:`govshare.exchange.choices.ExchangeMode`) the grant must allow. ``payload(call, raw_query, body)``
+    parses the request and sets ``call.resource`` (a resource code); ``plan(call, grant, payload)`` validates it
+    against the grant (raising :class:`DataPlaneError`) and sets ``call.items`` / ``call.keys`` for the audit
+    event; ``execute(call, grant, plan)`` answers. Nothing runs before the signature, nonce, grant, level and
+    limit checks have passed, exactly as for the built-in endpoints.
+    """
+
+    name: str
+    method: str
+    path: str
+    mode: str
+    payload: Callable[[Call, str, bytes], dict[str, Any]]
+    plan: Callable[[Call, GrantInfo, dict[str, Any]], Any]
+    execute: Callable[[Call, GrantInfo, Any], Response]
+    openapi_operation: dict[str, Any] | None = None  # the OpenAPI operation object; signing headers are added
+    openapi_schemas: dict[str, Any] | None = None  # component schemas the operation refers to
+
+
+_EXTENSIONS: dict[str, Endpoint] = {}
+
+
+def register_endpoint(endpoint: Endpoint) -> None:
+    if not endpoint.path.startswith(PREFIX) or endpoint.name in ("query", "verify", "file", "unknown"):
+        raise ValueError(f"bad data-plane endpoint {endpoint.name} {endpoint.path}")
+    ROUTES[(endpoint.method.upper(), endpoint.path)] = endpoint.name
+    _EXTENSIONS[endpoint.name] = endpoint
+
+
+def extension_endpoints() -> list[Endpoint]:
+    return list(_EXTENSIONS.values())
 
 
 @dataclass
@@ -185,7 +223,9 @@ class DataPlane:
         try:
             read_references(environ, caller)
             payload = self.payload(call, raw_query, body)
-            grant = call.grant = resolve_grant(snap, caller, call.resource, call.endpoint, today)
+            extension = _EXTENSIONS.get(call.endpoint)
+            mode = extension.mode if extension is not None else call.endpoint
+            grant = call.grant = resolve_grant(snap, caller, call.resource, mode, today)
             check_level(grant, caller)
             plan = self.plan(call, grant, payload)
         except DataPlaneError:
@@ -210,6 +250,9 @@ class DataPlane:
     # ------------------------------------------------------------------------------------------------------------
 
     def payload(self, call: Call, raw_query: str, body: bytes) -> dict[str, Any]:
+        extension = _EXTENSIONS.get(call.endpoint)
+        if extension is not None:
+            return extension.payload(call, raw_query, body)
         if call.endpoint == "file":
             if body:
                 raise DataPlaneError("bad_request", "GET 请求不能带请求体 (no body on GET)")
@@ -227,6 +270,9 @@ class DataPlane:
         return payload
 
     def plan(self, call: Call, grant: GrantInfo, payload: dict[str, Any]) -> Any:
+        extension = _EXTENSIONS.get(call.endpoint)
+        if extension is not None:
+            return extension.plan(call, grant, payload)
         if call.endpoint == "query":
             qplan = query.plan_query(grant, payload, call.conf)
             call.items, call.keys = qplan.columns, list(qplan.keys or [])
@@ -243,6 +289,9 @@ class DataPlane:
         return fplan
 
     def execute(self, call: Call, grant: GrantInfo, plan: Any) -> Response:
+        extension = _EXTENSIONS.get(call.endpoint)
+        if extension is not None:
+            return extension.execute(call, grant, plan)
         if isinstance(plan, query.QueryPlan):
             answer, looked_up = query.run_query(grant, plan, call.conf)
             if plan.keys is None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from govshare.exchange.dataplane.app import extension_endpoints
 from govshare.exchange.dataplane.responses import ERRORS
 
 _REF = "#/components/schemas/"
@@ -150,6 +151,14 @@ def extend_openapi(schema: dict[str, Any]) -> dict[str, Any]:
     schema.setdefault("paths", {}).update(paths())
     components = schema.setdefault("components", {})
     components.setdefault("schemas", {}).update(SCHEMAS)
+    for ext in extension_endpoints():  # endpoints contributed by other apps (subscriptions, licences)
+        if ext.openapi_operation is None:
+            continue
+        operation = dict(ext.openapi_operation)
+        operation["parameters"] = [*SIGNING_HEADERS, *operation.get("parameters", [])]
+        operation.setdefault("security", [{"GovshareSignature": []}])
+        schema["paths"].setdefault(ext.path, {})[ext.method.lower()] = operation
+        components["schemas"].update(ext.openapi_schemas or {})
     components.setdefault("securitySchemes", {})["GovshareSignature"] = {
         "type": "apiKey", "in": "header", "name": "X-GS-Signature",
         "description": "HMAC-SM3 request signature with X-GS-AppKey, X-GS-Timestamp and X-GS-Nonce "
