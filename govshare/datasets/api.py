@@ -20,9 +20,9 @@ from ninja import Query, Router, Schema, Status
 from govshare.core.api import Page, decode_cursor, encode_cursor, paginate
 from govshare.core.errors import ValidationFailed
 from govshare.core.exports import neutralise
-from govshare.datasets import selectors, services
+from govshare.datasets import changes, selectors, services
 from govshare.datasets.choices import UploadStatus
-from govshare.datasets.models import Dataset, DatasetUpload
+from govshare.datasets.models import ChangeBatch, Dataset, DatasetUpload
 
 router = Router(tags=["datasets 数据集与挂接"])
 
@@ -54,6 +54,8 @@ class DatasetOut(Schema):
     published_version: int | None
     mounted_at: dt.datetime | None
     last_loaded_at: dt.datetime | None
+    last_seq: int
+    last_received_at: dt.datetime | None
     columns: list[ColumnOut]
 
 
@@ -106,6 +108,68 @@ class RecordsOut(Schema):
     next_cursor: str | None = None
 
 
+class BatchIn(Schema):
+    batch_id: str
+    upserts: list[dict[str, Any]] = []
+    deletes: list[str] = []
+
+
+class BatchOut(Schema):
+    batch_id: str
+    replayed: bool
+    kind: str = ""
+    first_seq: int
+    last_seq: int
+    inserted: int
+    updated: int
+    deleted: int
+    unchanged: int
+    created_at: dt.datetime | None = None
+
+
+class ChangeOut(Schema):
+    seq: int
+    op: str
+    key: str
+    data: dict[str, Any] | None
+    old: dict[str, Any] | None
+    batch_id: str
+    created_at: dt.datetime
+
+
+class ChangesOut(Schema):
+    items: list[ChangeOut]
+    next_after: int
+    latest_seq: int
+
+
+class FreshnessRow(Schema):
+    dataset_id: str
+    resource_id: str
+    resource_code: str
+    resource_name: str
+    department_id: str
+    department_name: str
+    update_cycle: str
+    period_seconds: int | None
+    last_received_at: dt.datetime | None
+    last_seq: int
+    late: bool
+    late_by_seconds: int | None
+
+
+class LatenessRow(Schema):
+    department_id: str
+    department_name: str
+    scheduled: int
+    late: int
+
+
+class FreshnessOut(Schema):
+    items: list[FreshnessRow]
+    departments: list[LatenessRow]
+
+
 def _dataset_out(d: Dataset) -> dict[str, Any]:
     r = d.resource
     version = r.published_version
@@ -114,7 +178,8 @@ def _dataset_out(d: Dataset) -> dict[str, Any]:
         "provider_id": str(r.provider_id), "provider_name": r.provider.name, "mounted": d.generation > 0,
         "generation": d.generation, "row_count": d.row_count, "key_column": d.key_column,
         "resource_version": d.resource_version, "published_version": version.number if version else None,
-        "mounted_at": d.mounted_at, "last_loaded_at": d.last_loaded_at,
+        "mounted_at": d.mounted_at, "last_loaded_at": d.last_loaded_at, "last_seq": d.last_seq,
+        "last_received_at": d.last_received_at,
         # The published version's items: the columns uploads are validated against.
         "columns": [{k: i.get(k) for k in ("column_name", "name", "data_type", "length", "required", "is_key")}
                     for i in (version.snapshot.get("items", []) if version else [])],
@@ -155,6 +220,25 @@ def mounted_ratio(request: HttpRequest, fmt: str = Query("json", alias="format")
     response = HttpResponse("\ufeff" + buf.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="mounted-ratio.csv"'
     return response
+
+
+@router.get("/freshness", response=FreshnessOut,
+            summary="时效: mounted resources late against their 更新周期, and lateness per department (?format=csv)")
+def freshness(request: HttpRequest, fmt: str = Query("json", alias="format")) -> Any:
+    rows = selectors.freshness(request.user)
+    if fmt == "csv":
+        buf = io.StringIO(newline="")
+        w = csv.writer(buf)
+        w.writerow(["资源代码", "资源名称", "提供部门", "更新周期", "最近到达", "是否逾期"])
+        for r in rows:
+            w.writerow([neutralise(str(v)) for v in (
+                r["resource_code"], r["resource_name"], r["department_name"], r["update_cycle"],
+                r["last_received_at"].isoformat() if r["last_received_at"] else "", "是" if r["late"] else "否")])
+        return HttpResponse(buf.getvalue().encode("utf-8-sig"), content_type="text/csv; charset=utf-8",
+                            headers={"Content-Disposition": 'attachment; filename="freshness.csv"'})
+    if fmt != "json":
+        raise ValidationFailed("format 只能是 json 或 csv (format must be json or csv)", field="format")
+    return {"items": rows, "departments": selectors.lateness_by_department(rows)}
 
 
 @router.get("", response=Page[DatasetOut], summary="Datasets of the resources the caller can see")
@@ -237,3 +321,42 @@ def preview_records(request: HttpRequest, dataset_id: uuid.UUID, cursor: str | N
     rows, last = selectors.records_page(request.user, dataset, limit=limit, after=after)
     services.log_preview(actor=request.user, dataset=dataset, rows=len(rows))
     return {"items": rows, "next_cursor": encode_cursor([last], scope) if last is not None else None}
+
+
+def _batch_out(b: ChangeBatch | changes.BatchResult, *, replayed: bool = False) -> dict[str, Any]:
+    out = {k: getattr(b, k) for k in ("batch_id", "first_seq", "last_seq", "inserted", "updated", "deleted",
+                                      "unchanged")}
+    if isinstance(b, ChangeBatch):
+        out.update(kind=b.kind, created_at=b.created_at, replayed=False)
+    else:
+        out.update(replayed=b.replayed)
+    return out
+
+
+@router.post("/{dataset_id}/batches", response={200: BatchOut, 201: BatchOut},
+             summary="Incremental batch of upserts (whole records) and deletes (by key); idempotent by batch_id")
+def post_batch(request: HttpRequest, dataset_id: uuid.UUID, body: BatchIn) -> Status[dict[str, Any]]:
+    dataset = selectors.visible_dataset(request.user, dataset_id)
+    result = changes.apply_batch(actor=request.user, dataset=dataset, batch_id=body.batch_id,
+                                 upserts=body.upserts, deletes=body.deletes, source="api")
+    return Status(200 if result.replayed else 201, _batch_out(result))
+
+
+@router.get("/{dataset_id}/batches", response=Page[BatchOut], summary="Applied batches (counts only)")
+def list_batches(request: HttpRequest, dataset_id: uuid.UUID, cursor: str | None = None,
+                 limit: int = 50) -> dict[str, Any]:
+    dataset = selectors.visible_dataset(request.user, dataset_id)
+    rows, nxt = paginate(selectors.batches_of(request.user, dataset), cursor=cursor, limit=limit,
+                         ordering=["-id"], scope=f"batches:{dataset.pk}")
+    return {"items": [_batch_out(b) for b in rows], "next_cursor": nxt}
+
+
+@router.get("/{dataset_id}/changes", response=ChangesOut,
+            summary="The change log after a sequence number (providing department only; audited)")
+def list_changes(request: HttpRequest, dataset_id: uuid.UUID, after: int = Query(0, ge=0, le=2**62),
+                 limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+    dataset = selectors.visible_dataset(request.user, dataset_id)
+    rows = selectors.changes_page(request.user, dataset, after=after, limit=limit)
+    services.log_preview(actor=request.user, dataset=dataset, rows=len(rows))
+    return {"items": [c.__dict__ for c in rows], "next_after": rows[-1].seq if rows else after,
+            "latest_seq": changes.current_seq(dataset)}

@@ -1,4 +1,4 @@
-"""Datasets held by the platform and mounted (挂接) to catalog resources.
+"""Datasets held by the platform and mounted (挂接) to catalog resources, and their change log.
 
 Rows live in one platform-managed table keyed by (dataset, generation, key). An upload writes a new
 generation in chunks (its staging area); when every row validates, the dataset's ``generation``
@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.db import models
 
 from govshare.core.models import NodeOwnedModel
-from govshare.datasets.choices import UploadStatus
+from govshare.datasets.choices import ChangeOp, UploadStatus
 
 
 class Dataset(NodeOwnedModel):
@@ -24,6 +24,9 @@ class Dataset(NodeOwnedModel):
     resource_version = models.PositiveIntegerField(
         null=True, blank=True, help_text="the published version whose items the live data was validated against"
     )
+    last_seq = models.BigIntegerField(default=0, help_text="the highest committed change sequence number")
+    last_received_at = models.DateTimeField(
+        null=True, blank=True, help_text="when data last arrived (upload, batch or pull), changed or not")
 
     class Meta:
         verbose_name = "数据集"
@@ -71,3 +74,43 @@ class DatasetUpload(NodeOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.filename or 'upload'} ({self.status})"
+
+
+class ChangeBatch(models.Model):
+    """One applied batch: an upload, an incremental batch, a connector page, a correction, a fusion chunk."""
+
+    id = models.BigAutoField(primary_key=True)
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="+")
+    batch_id = models.CharField(max_length=120, help_text="the caller's idempotency id")
+    kind = models.CharField(max_length=16)
+    source = models.CharField(max_length=200, blank=True)
+    first_seq = models.BigIntegerField(help_text="first_seq > last_seq when the batch changed nothing")
+    last_seq = models.BigIntegerField()
+    inserted = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    deleted = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["dataset", "batch_id"], name="uniq_change_batch_id")]
+
+    def __str__(self) -> str:
+        return f"{self.dataset_id}/{self.batch_id}"
+
+
+class DatasetChange(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="+", db_index=False)
+    seq = models.BigIntegerField()
+    key = models.CharField(max_length=128)
+    op = models.CharField(max_length=8, choices=ChangeOp.choices)
+    data = models.JSONField(null=True, help_text="the record after the change; null for a delete")
+    old = models.JSONField(null=True, help_text="the record before the change; null for an insert")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["dataset", "seq"], name="uniq_change_seq")]
+
+    def __str__(self) -> str:
+        return f"{self.dataset_id}#{self.seq} {self.op} {self.key}"

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from govshare.accounts.choices import Role
+from govshare.catalog.choices import UpdateCycle
 from govshare.catalog.models import Resource
 from govshare.catalog.selectors import resources_visible_to
 from govshare.core.errors import NotFound, PermissionDenied
-from govshare.datasets.models import Dataset, DatasetRecord, DatasetUpload
+from govshare.datasets.changes import Change, changes_since
+from govshare.datasets.models import ChangeBatch, Dataset, DatasetRecord, DatasetUpload
 from govshare.datasets.services import is_provider_side
 
 NODE_ROLES = (Role.DATA_OFFICE, Role.SYS_ADMIN, Role.SEC_ADMIN, Role.AUDIT_ADMIN)
@@ -89,3 +94,73 @@ def mounted_ratio_by_department(user: Any) -> list[dict[str, Any]]:
         "mounted": r["mounted"],
         "mounted_ratio": round(100 * r["mounted"] / r["listed"], 1) if r["listed"] else 0.0,
     } for r in rows]
+
+
+def changes_page(user: Any, dataset: Dataset, *, after: int, limit: int) -> list[Change]:
+    """The providing department reads its own change log (consumers read theirs through the data plane,
+    projected to their grant)."""
+    if not can_manage(user, dataset):
+        raise PermissionDenied("只有提供部门可以查看变更日志 (provider department only)")
+    return changes_since(dataset=dataset, after=max(0, after), limit=max(1, min(limit, MAX_PREVIEW_ROWS)))
+
+
+def batches_of(user: Any, dataset: Dataset) -> QuerySet[ChangeBatch]:
+    """Applied batches (counts only, never values): same readers as the upload history."""
+    uploads_of(user, dataset)  # the same permission check
+    return ChangeBatch.objects.filter(dataset=dataset)
+
+
+# 更新周期 -> how long a mounted resource may go without data before it is late (seconds). Settings
+# ``FRESHNESS_PERIODS`` overrides; 不定期 (irregular) is never late.
+DEFAULT_FRESHNESS_PERIODS: dict[str, int] = {
+    UpdateCycle.REALTIME: 3600, UpdateCycle.DAILY: 86400, UpdateCycle.WEEKLY: 7 * 86400,
+    UpdateCycle.MONTHLY: 31 * 86400, UpdateCycle.QUARTERLY: 92 * 86400, UpdateCycle.SEMIANNUAL: 183 * 86400,
+    UpdateCycle.YEARLY: 366 * 86400,
+}
+
+
+def freshness_periods() -> dict[str, int]:
+    return {**DEFAULT_FRESHNESS_PERIODS, **settings.GOVSHARE.get("FRESHNESS_PERIODS", {})}
+
+
+def freshness(user: Any, *, now: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """Mounted resources and whether each is late: nothing arrived within its declared 更新周期 (plus a
+    grace share, ``FRESHNESS_GRACE``, default 0.1 of the period). Same scope as the 挂接率."""
+    role = getattr(user, "role", None)
+    qs = Dataset.objects.filter(resource__is_listed=True).select_related("resource", "resource__provider")
+    if role in NODE_ROLES:
+        qs = qs.filter(node_id=user.node_id)
+    elif role is not None and getattr(user, "department_id", None):
+        qs = qs.filter(resource__provider_id=user.department_id)
+    else:
+        return []
+    now = now or timezone.now()
+    periods = freshness_periods()
+    grace = float(settings.GOVSHARE.get("FRESHNESS_GRACE", 0.1))
+    out = []
+    for d in qs.order_by("resource__provider__name", "resource__code"):
+        period = periods.get(d.resource.update_cycle)
+        arrived = d.last_received_at or d.last_loaded_at
+        late = period is not None and (arrived is None or (now - arrived).total_seconds() > period * (1 + grace))
+        out.append({
+            "dataset_id": str(d.pk), "resource_id": str(d.resource_id), "resource_code": d.resource.code,
+            "resource_name": d.resource.name, "department_id": str(d.resource.provider_id),
+            "department_name": d.resource.provider.name, "update_cycle": d.resource.update_cycle,
+            "period_seconds": period, "last_received_at": arrived, "last_seq": d.last_seq, "late": late,
+            "late_by_seconds": (int((now - arrived).total_seconds() - period) if late and arrived and period
+                                else None),
+        })
+    return out
+
+
+def lateness_by_department(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per department: mounted resources with a schedule, and how many are late."""
+    by: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        d = by.setdefault(r["department_id"], {"department_id": r["department_id"],
+                                               "department_name": r["department_name"], "scheduled": 0,
+                                               "late": 0})
+        if r["period_seconds"] is not None:
+            d["scheduled"] += 1
+            d["late"] += int(r["late"])
+    return sorted(by.values(), key=lambda d: (-d["late"], d["department_name"]))

@@ -7,6 +7,10 @@ pointer is switched in one short transaction together with the audit event, and 
 rows are deleted afterwards, again in chunks. On any problem the staged rows are deleted and the live
 data is untouched. A process killed mid-load leaves a STAGING upload whose heartbeat (``updated_at``,
 touched on every chunk) goes stale: the next load on the dataset marks it failed and deletes its rows.
+
+A load is a full replace in the change log's terms: once staged, the difference from the live generation is
+written as numbered changes above the committed ``last_seq`` (:mod:`.changelog`), and the switch moves
+``last_seq`` with the generation, so the changes become visible exactly when the data does.
 """
 
 from __future__ import annotations
@@ -30,8 +34,10 @@ from govshare.audit.choices import Result
 from govshare.audit.services import record_event
 from govshare.catalog.models import Resource
 from govshare.core.errors import Conflict, PermissionDenied, ValidationFailed
-from govshare.datasets.choices import UploadStatus
-from govshare.datasets.models import Dataset, DatasetRecord, DatasetUpload
+from govshare.datasets import hooks
+from govshare.datasets.changelog import ChangeWriter, clear_uncommitted, diff_generations
+from govshare.datasets.choices import BatchKind, UploadStatus
+from govshare.datasets.models import ChangeBatch, Dataset, DatasetRecord, DatasetUpload
 from govshare.datasets.parsers import HeaderMap, Problem, RawRow, dict_rows, open_table, problem
 from govshare.datasets.validation import Column, RowValidator, columns_for
 
@@ -43,6 +49,15 @@ DEFAULT_STALE_SECONDS = 3600
 _SPOOL_MEMORY = 16 * 1024 * 1024
 
 Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class BatchInfo:
+    """How a load appears in the change log: its idempotency id, kind and source label."""
+
+    batch_id: str
+    kind: str = BatchKind.REPLACE
+    source: str = ""
 
 
 def _setting(name: str, default: int) -> int:
@@ -181,7 +196,8 @@ def upload(
         DatasetUpload.objects.filter(pk=up.pk).update(file_format=up.file_format, encoding=up.encoding)
         return _ingest(actor=actor, dataset=dataset, up=up, rows=table.rows, columns=columns,
                        labels=table.labels or [c.name for c in columns], validator=validator,
-                       problems=table.problems, progress=progress, size=size)
+                       problems=table.problems, progress=progress, size=size,
+                       batch=BatchInfo(f"upload:{up.pk}", source=f"upload:{filename}"[:200]))
     finally:
         table.close()
 
@@ -193,9 +209,10 @@ def load_rows(
     rows: Iterable[Mapping[str, Any]],
     label: str = "rows",
     progress: Progress | None = None,
+    batch: BatchInfo | None = None,
 ) -> DatasetUpload:
     """Replace the dataset's data with ``rows`` (mappings keyed by column name or Chinese item name):
-    the same validation, staging and swap as :func:`upload`, without a file. Used by the demo."""
+    the same validation, staging, difference and swap as :func:`upload`, without a file."""
     resource = Resource.objects.select_related("published_version").get(pk=dataset.resource_id)
     require_provider_side(actor, resource)
     columns = columns_for(resource)
@@ -204,7 +221,7 @@ def load_rows(
                 file_format="rows")
     return _ingest(actor=actor, dataset=dataset, up=up, rows=dict_rows(rows, HeaderMap(columns)),
                    columns=columns, labels=[c.name for c in columns], validator=validator, problems=[],
-                   progress=progress, size=None)
+                   progress=progress, size=None, batch=batch or BatchInfo(f"upload:{up.pk}", source=label[:200]))
 
 
 def _begin(*, actor: Any, dataset: Dataset, filename: str, mode: str, resource: Resource,
@@ -225,6 +242,7 @@ def _begin(*, actor: Any, dataset: Dataset, filename: str, mode: str, resource: 
                 record_event(actor=actor, action="dataset.upload_abandoned", target_type="dataset",
                              target_id=str(locked.pk), result=Result.FAILED,
                              data={"uploads": [str(pk) for pk, _ in abandoned]})
+            clear_uncommitted(locked.pk, locked.last_seq)
             last = DatasetUpload.objects.filter(dataset=locked).aggregate(m=Max("generation"))["m"] or 0
             up = DatasetUpload.objects.create(
                 node_id=locked.node_id, dataset=locked, generation=max(last, locked.generation) + 1,
@@ -265,6 +283,7 @@ def _ingest(
     problems: Sequence[Problem],
     progress: Progress | None,
     size: int | None,
+    batch: BatchInfo,
 ) -> DatasetUpload:
     report = _Report(limit=_setting("UPLOAD_MAX_REPORTED_PROBLEMS", 100))
     for p in problems:
@@ -317,7 +336,7 @@ def _ingest(
         raise
     if report.count:
         return _reject(actor, dataset, up, report, total, size)
-    return _apply(actor, dataset, up, total, size)
+    return _apply(actor, dataset, up, total, size, batch)
 
 
 class _StagingWriter:
@@ -370,17 +389,23 @@ def _event_data(up: DatasetUpload, total: int, size: int | None) -> dict[str, An
             "bytes": size, "rows": total, "generation": up.generation, "mode": up.mode}
 
 
-def _apply(actor: Any, dataset: Dataset, up: DatasetUpload, total: int, size: int | None) -> DatasetUpload:
+def _apply(actor: Any, dataset: Dataset, up: DatasetUpload, total: int, size: int | None,
+           batch: BatchInfo) -> DatasetUpload:
     try:
-        locked, conflict = _swap(actor, dataset, up, total, size)
+        base, live = Dataset.objects.filter(pk=dataset.pk).values_list("last_seq", "generation").get()
+        chunk = _setting("UPLOAD_CHUNK_ROWS", DEFAULT_CHUNK_ROWS)
+        writer = ChangeWriter(dataset.pk, base + 1, chunk)
+        diff_generations(dataset.pk, old=live, new=up.generation, writer=writer, chunk=chunk)
+        locked, conflict = _swap(actor, dataset, up, total, size, batch=batch, base=base, writer=writer)
     except BaseException:
         _fail(actor, dataset, up, total)  # nothing was switched: the staged rows go
         raise
     if conflict:
         _delete_generation(dataset.pk, up.generation)
+        clear_uncommitted(dataset.pk, locked.last_seq)
         raise Conflict("上传已被判定为中断并取消，请重新上传 (the upload was cancelled as abandoned; upload again)",
                        details={"upload_id": str(up.pk)})
-    for attr in ("generation", "row_count", "last_loaded_at", "resource_version"):
+    for attr in ("generation", "row_count", "last_loaded_at", "resource_version", "last_seq", "last_received_at"):
         setattr(dataset, attr, getattr(locked, attr))
     try:
         _purge_old_generations(dataset.pk, below=up.generation)
@@ -389,24 +414,32 @@ def _apply(actor: Any, dataset: Dataset, up: DatasetUpload, total: int, size: in
     return up
 
 
-def _swap(actor: Any, dataset: Dataset, up: DatasetUpload, total: int,
-          size: int | None) -> tuple[Dataset, bool]:
-    """Switch the live generation and record the event, in one short transaction. (dataset, conflict)"""
+def _swap(actor: Any, dataset: Dataset, up: DatasetUpload, total: int, size: int | None, *,
+          batch: BatchInfo, base: int, writer: ChangeWriter) -> tuple[Dataset, bool]:
+    """Switch the live generation, commit its changes and record the event, in one short transaction.
+    Returns (dataset, conflict)."""
     now = timezone.now()
+    counts = writer.counts
     with transaction.atomic():
         locked = Dataset.objects.select_for_update().get(pk=dataset.pk)
         current = DatasetUpload.objects.select_for_update().get(pk=up.pk)
-        if current.status != UploadStatus.STAGING or locked.generation >= up.generation:
+        if (current.status != UploadStatus.STAGING or locked.generation >= up.generation
+                or locked.last_seq != base):
             conflict = True
         else:
             conflict = False
             previous = locked.generation
             locked.generation = up.generation
             locked.row_count = total
-            locked.last_loaded_at = now
+            locked.last_loaded_at = locked.last_received_at = now
             locked.resource_version = up.resource_version
+            locked.last_seq = base + counts.changes
             locked.save(update_fields=["generation", "row_count", "last_loaded_at", "resource_version",
-                                       "updated_at"])
+                                       "last_seq", "last_received_at", "updated_at"])
+            ChangeBatch.objects.create(
+                dataset=locked, batch_id=batch.batch_id[:120], kind=batch.kind, source=batch.source[:200],
+                first_seq=base + 1, last_seq=base + counts.changes, inserted=counts.inserted,
+                updated=counts.updated, deleted=counts.deleted, unchanged=counts.unchanged)
             up.status = UploadStatus.APPLIED
             up.rows_total = up.rows_valid = total
             up.problems, up.problem_count = [], 0
@@ -415,7 +448,13 @@ def _swap(actor: Any, dataset: Dataset, up: DatasetUpload, total: int,
                                    "finished_at", "file_format", "encoding", "updated_at"])
             record_event(actor=actor, action="dataset.upload_applied", target_type="dataset",
                          target_id=str(locked.pk),
-                         data={**_event_data(up, total, size), "previous_generation": previous})
+                         data={**_event_data(up, total, size), "previous_generation": previous,
+                               "batch_id": batch.batch_id, "kind": batch.kind, "first_seq": base + 1,
+                               "last_seq": base + counts.changes, "inserted": counts.inserted,
+                               "updated": counts.updated, "deleted": counts.deleted,
+                               "unchanged": counts.unchanged})
+            if counts.changes:
+                hooks.changes_committed(locked.pk)
     return locked, conflict
 
 
