@@ -22,6 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+
 from govshare.core.crypto import hmac_sm3_verify
 
 log = logging.getLogger("govshare.demo")
@@ -47,7 +49,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 status = receiver.accept(self.path, dict(self.headers.items()), body)
@@ -55,7 +57,7 @@ class Receiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+            def log_message(self, format: str, *args: Any) -> None:
                 log.debug("demo receiver: " + format, *args)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
@@ -108,3 +110,22 @@ class Receiver:
                                      "excluded.data", (change["key"], json.dumps(change.get("data"),
                                                                                  ensure_ascii=False)))
         return 200
+
+
+def receiver_paths() -> tuple[Path, Path]:
+    """(database, secret file) of the demo receiver under ``GOVSHARE_HOME/connect``."""
+    folder = Path(settings.GOVSHARE_HOME) / "connect"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / "demo_receiver.sqlite3", folder / "demo_receiver_secret.json"
+
+
+def start_demo_receiver(port: int) -> Receiver:
+    db, secret = receiver_paths()
+    return Receiver(db, secret, port=port).start()
+
+
+def save_secret(secret: str) -> None:
+    """The demo builder stores the webhook subscription's secret (shown once) for the receiver."""
+    _, path = receiver_paths()
+    path.write_text(json.dumps({"secret": secret}))
+    path.chmod(0o600)

@@ -1,11 +1,19 @@
 """``govshare demo``: migrate, build (or reuse) the demo city 潮州市, print the logins, and serve it.
 
-    govshare demo [--reset] [--no-serve] [--host 127.0.0.1] [--port 8000]
-                  [--people 100000] [--companies 20000] [--workers N]
+    govshare demo [--reset] [--no-serve] [--no-worker] [--host 127.0.0.1] [--port 8000]
+                  [--people 100000] [--companies 20000] [--workers N] [--receiver-port 8701]
+
+Beside the server it runs one ``govshare worker`` (connector pulls, subscription deliveries, fusion, quality
+checks, deadline sweeps, audit sealing) and the demo webhook receiver (:mod:`govshare.demo.receiver`), which
+stands in for a consuming department's system.
 """
 
 from __future__ import annotations
 
+import atexit
+import os
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -28,10 +36,14 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=default_workers(), help="服务工作进程数")
         parser.add_argument("--people", type=int, default=100_000, help="人口基本信息的居民人数，默认 100000")
         parser.add_argument("--companies", type=int, default=20_000, help="法人基本信息的企业数，默认 20000")
+        parser.add_argument("--no-worker", action="store_true", help="不启动后台任务进程 (govshare worker)")
+        parser.add_argument("--receiver-port", type=int, default=8701,
+                            help="演示订阅接收端（模拟使用方系统）的端口，默认 8701")
 
     def handle(self, *args: Any, **options: Any) -> None:
         # Imported here: the demo package loads the whole platform, other commands need not.
         from govshare.demo.builder import DemoError, ensure_demo
+        from govshare.demo.receiver import start_demo_receiver
         from govshare.demo.report import format_summary
         from govshare.demo.reset import reset_database
 
@@ -46,6 +58,8 @@ class Command(BaseCommand):
                 stamp(reset_database())
             call_command("migrate", interactive=False, verbosity=0)
             stamp("数据库结构已就绪（migrate）")
+            receiver = start_demo_receiver(options["receiver_port"])
+            stamp(f"演示订阅接收端已启动：{receiver.url}（收到的数据存于 {receiver.db}）")
             summary = ensure_demo(people=options["people"], companies=options["companies"], out=say,
                                   started=start)
         except DemoError as exc:
@@ -58,4 +72,8 @@ class Command(BaseCommand):
             say(f"未启动服务（--no-serve）。启动：govshare serve --host {options['host']} --port {options['port']}")
             return
         connections.close_all()
+        if not options["no_worker"]:
+            worker = subprocess.Popen([sys.executable, "-m", "govshare.cli", "worker"], env=os.environ.copy())
+            atexit.register(worker.terminate)
+            say(f"后台任务进程已启动（govshare worker，pid {worker.pid}）")
         call_command("serve", host=options["host"], port=options["port"], workers=options["workers"])
