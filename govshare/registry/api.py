@@ -6,11 +6,12 @@ import uuid
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
+from govshare.accounts.choices import Role
 from govshare.core.api import Page, paginate
-from govshare.core.errors import NotFound
+from govshare.core.errors import NotFound, PermissionDenied
 from govshare.organizations.models import Department
-from govshare.registry import selectors, services
-from govshare.registry.models import AppCredential, InformationSystem
+from govshare.registry import netpolicy, selectors, services
+from govshare.registry.models import AllowedHost, AppCredential, HostPurpose, InformationSystem
 
 router = Router(tags=["registry 信息系统"])
 
@@ -114,3 +115,68 @@ class Sm2KeyIn(Schema):
 def set_sm2_key(request: HttpRequest, system_id: uuid.UUID, payload: Sm2KeyIn) -> SystemOut:
     system = _visible_system(request, system_id)
     return _sys_out(services.set_sm2_public_key(actor=request.user, system=system, public_key=payload.public_key))
+
+
+# ---------------------------------------------------------------------------------------------
+# Outbound allowlist (出站白名单): the node's sys_admin keeps it; sec_admin and audit_admin read it
+# ---------------------------------------------------------------------------------------------
+
+
+class AllowedHostIn(Schema):
+    host: str = Field(..., max_length=255, description="DNS name, IP address or CIDR network (10.1.0.0/16)")
+    port: int | None = Field(None, ge=1, le=65535, description="empty = any port")
+    purpose: HostPurpose = HostPurpose.BOTH
+    note: str = Field("", max_length=500)
+
+
+class AllowedHostOut(Schema):
+    id: str
+    host: str
+    port: int | None
+    purpose: str
+    note: str
+    active: bool
+    created_by: str | None
+    created_at: dt.datetime
+    deactivated_at: dt.datetime | None
+
+
+def _host_out(e: AllowedHost) -> AllowedHostOut:
+    return AllowedHostOut(id=str(e.pk), host=e.host, port=e.port, purpose=e.purpose, note=e.note, active=e.active,
+                          created_by=e.created_by.username if e.created_by else None, created_at=e.created_at,
+                          deactivated_at=e.deactivated_at)
+
+
+def _require_allowlist_reader(request: HttpRequest) -> None:
+    if getattr(request.user, "role", None) not in netpolicy.READERS:
+        raise PermissionDenied("只有系统管理员、安全管理员和审计管理员可以查看出站白名单 (administrators only)")
+
+
+@router.get("/allowed-hosts", response=Page[AllowedHostOut], summary="出站白名单 (outbound allowlist)")
+def list_allowed_hosts(request: HttpRequest, active: bool | None = None, cursor: str | None = None,
+                       limit: int = 50) -> dict[str, object]:
+    _require_allowlist_reader(request)
+    qs = netpolicy.allowed_hosts_visible_to(request.user)
+    if active is not None:
+        qs = qs.filter(active=active)
+    rows, nxt = paginate(qs, cursor=cursor, limit=limit, ordering=["host"], scope="allowed-hosts")
+    return {"items": [_host_out(e) for e in rows], "next_cursor": nxt}
+
+
+@router.post("/allowed-hosts", response={201: AllowedHostOut}, summary="添加出站白名单条目 (add an allowed host)")
+def add_allowed_host(request: HttpRequest, payload: AllowedHostIn) -> Status[AllowedHostOut]:
+    user = request.user
+    if getattr(user, "role", None) != Role.SYS_ADMIN or not getattr(user, "node_id", None):
+        raise PermissionDenied("只有系统管理员可以维护出站白名单 (system administrator only)")
+    entry = services.add_allowed_host(actor=user, node=getattr(user, "node", None), host=payload.host,
+                                      port=payload.port, purpose=payload.purpose, note=payload.note)
+    return Status(201, _host_out(entry))
+
+
+@router.post("/allowed-hosts/{entry_id}/deactivate", response=AllowedHostOut,
+             summary="停用出站白名单条目 (deactivate an allowed host)")
+def deactivate_allowed_host(request: HttpRequest, entry_id: uuid.UUID) -> AllowedHostOut:
+    entry = netpolicy.allowed_hosts_visible_to(request.user).filter(pk=entry_id).first()
+    if entry is None:
+        raise NotFound()
+    return _host_out(services.deactivate_allowed_host(actor=request.user, entry=entry))

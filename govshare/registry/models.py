@@ -44,3 +44,37 @@ class AppCredential(NodeOwnedModel):
 
     def __str__(self) -> str:
         return self.app_key
+
+
+class HostPurpose(models.TextChoices):
+    """What an outbound destination may be used for (DESIGN.md §6: no SSRF into the government network)."""
+
+    CONNECTOR = "connector", "数据库连接 (connector: source connectors and table sinks)"
+    WEBHOOK = "webhook", "Webhook 推送 (webhook)"
+    BOTH = "both", "两者 (both)"
+
+
+class AllowedHost(NodeOwnedModel):
+    """出站白名单: a host the platform may connect to, kept by the node's system administrator.
+
+    ``host`` is a DNS name (lower-case, IDNA), an IP address or a CIDR network; ``port`` ``None`` means any
+    port. Checked by :mod:`govshare.registry.netpolicy`, the one place outbound destinations are checked.
+    """
+
+    host = models.CharField(max_length=255)
+    port = models.PositiveIntegerField(null=True, blank=True, help_text="empty = any port")
+    purpose = models.CharField(max_length=16, choices=HostPurpose.choices, default=HostPurpose.BOTH)
+    note = models.CharField(max_length=500, blank=True)
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey("accounts.User", null=True, on_delete=models.SET_NULL, related_name="+")
+    deactivated_at = models.DateTimeField(null=True, blank=True)
+    deactivated_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL,
+                                       related_name="+")
+
+    class Meta:
+        ordering = ["host", "port"]
+        verbose_name = "出站白名单 (allowed host)"
+        indexes = [models.Index(fields=["node", "active"], name="allowedhost_node_active")]
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port or '*'} ({self.purpose})"

@@ -1,4 +1,4 @@
-"""Writes for information systems and their credentials."""
+"""Writes for information systems and their credentials, and for the outbound allowlist (出站白名单)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from govshare.core.epoch import bump_authz_epoch
 from govshare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from govshare.organizations.models import Department
 from govshare.registry.choices import MAX_ACTIVE_SECRETS, CredentialStatus
-from govshare.registry.models import AppCredential, InformationSystem
+from govshare.registry.models import AllowedHost, AppCredential, HostPurpose, InformationSystem
+from govshare.registry.netpolicy import parse_entry_host
 
 
 def _require_dept_admin(actor: Any, department: Department) -> None:
@@ -113,3 +114,57 @@ def set_sm2_public_key(*, actor: Any, system: InformationSystem, public_key: str
         record_event(actor=actor, action="system.sm2_key_set", target_type="information_system",
                      target_id=str(system.pk), data={"public_key": normalised})
     return system
+
+
+# ---------------------------------------------------------------------------------------------
+# Outbound allowlist (出站白名单), kept by the node's system administrator (DESIGN.md §6)
+# ---------------------------------------------------------------------------------------------
+
+
+def _require_node_sys_admin(actor: Any, node: Any) -> None:
+    if getattr(actor, "role", None) == Role.SYS_ADMIN and actor.node_id == getattr(node, "pk", node):
+        return
+    raise PermissionDenied("只有本节点的系统管理员可以维护出站白名单 (the node's system administrator only)")
+
+
+def add_allowed_host(*, actor: Any, node: Any, host: str, port: int | None = None,
+                     purpose: str = HostPurpose.BOTH, note: str = "") -> AllowedHost:
+    """List a host name, IP address or CIDR network (and a port, or any) as an outbound destination."""
+    if actor is not None and not isinstance(actor, str):
+        _require_node_sys_admin(actor, node)
+    _kind, value = parse_entry_host(host, field="host")
+    if port is not None and (isinstance(port, bool) or not 1 <= int(port) <= 65535):
+        raise ValidationFailed("端口须在 1 到 65535 之间，留空表示任意端口 (port 1-65535, empty = any)", field="port")
+    if purpose not in HostPurpose.values:
+        raise ValidationFailed(f"用途须为 {'/'.join(HostPurpose.values)} (unknown purpose)", field="purpose")
+    note = (note or "").strip()
+    if len(note) > 500:
+        raise ValidationFailed("备注不超过 500 字 (note at most 500 characters)", field="note")
+    with transaction.atomic():
+        if AllowedHost.objects.filter(node=node, host=value, port=port, purpose=purpose, active=True).exists():
+            raise Conflict(f"白名单中已有相同条目: {value} (the entry already exists)", details={"field": "host"})
+        entry = AllowedHost.objects.create(node=node, host=value, port=port, purpose=purpose, note=note,
+                                           created_by=actor if getattr(actor, "is_authenticated", False) else None)
+        record_event(actor=actor, action="allowlist.added", target_type="allowed_host", target_id=str(entry.pk),
+                     data={"host": value, "port": port, "purpose": purpose, "note": note[:200]})
+    return entry
+
+
+def deactivate_allowed_host(*, actor: Any, entry: AllowedHost) -> AllowedHost:
+    """Take an entry off the allowlist; connections already configured with the host are refused from now on."""
+    if actor is not None and not isinstance(actor, str):
+        _require_node_sys_admin(actor, entry.node_id)
+    with transaction.atomic():
+        locked = AllowedHost.objects.select_for_update().filter(pk=entry.pk).first()
+        if locked is None:
+            raise NotFound()
+        if not locked.active:
+            raise Conflict("该条目已停用 (already deactivated)")
+        locked.active = False
+        locked.deactivated_at = timezone.now()
+        locked.deactivated_by = actor if getattr(actor, "is_authenticated", False) else None
+        locked.save(update_fields=["active", "deactivated_at", "deactivated_by", "updated_at"])
+        record_event(actor=actor, action="allowlist.deactivated", target_type="allowed_host",
+                     target_id=str(locked.pk), data={"host": locked.host, "port": locked.port,
+                                                     "purpose": locked.purpose})
+    return locked

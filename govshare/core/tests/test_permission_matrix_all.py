@@ -39,7 +39,7 @@ from govshare.core.identifiers import make_resident_id
 from govshare.datasets.services import load_rows, mount_resource
 from govshare.exchange.services import applications as app_services
 from govshare.exchange.services.grants import Decision, suspend
-from govshare.registry.services import create_system, issue_credential
+from govshare.registry.services import add_allowed_host, create_system, issue_credential
 
 pytestmark = pytest.mark.django_db
 
@@ -322,7 +322,27 @@ def _registry_rules() -> dict[tuple[str, str], list[Rule]]:
         ("PUT", "/registry/systems/{system_id}/sm2-key"): [Rule(
             lambda w: ("put", f"{r}/systems/{w.system_id}/sm2-key", {"public_key": w.sm2_public}),
             gate(sees_system, dept_admin_only, 200), side="cons")],
+        # The outbound allowlist is the node's: its sys_admin keeps it, sec_admin and audit_admin read it;
+        # every administrator reads and writes only their own node's list.
+        ("GET", "/registry/allowed-hosts"): [Rule(lambda w: ("get", f"{r}/allowed-hosts", None),
+                                                  only(ALLOWLIST_READERS, 200))],
+        ("POST", "/registry/allowed-hosts"): [Rule(
+            lambda w: ("post", f"{r}/allowed-hosts", {"host": "10.8.0.0/16", "port": 5432, "purpose": "connector"}),
+            only({Role.SYS_ADMIN}, 201))],
+        ("POST", "/registry/allowed-hosts/{entry_id}/deactivate"): [Rule(
+            lambda w: ("post", f"{r}/allowed-hosts/{_allowed_host(w)}/deactivate", None),
+            gate(in_scope(ALLOWLIST_READERS), in_scope({Role.SYS_ADMIN}), 200))],
     }
+
+
+ALLOWLIST_READERS = frozenset({Role.SYS_ADMIN, Role.SEC_ADMIN, Role.AUDIT_ADMIN})
+
+
+def _allowed_host(w: World) -> str:
+    """An allowlist entry of the home node (made inside the test's savepoint)."""
+    entry = add_allowed_host(actor=None, node=w.users[(Role.SYS_ADMIN, "in")].node, host="192.0.2.1",
+                             purpose="webhook")
+    return str(entry.pk)
 
 
 def _dataset_rules() -> dict[tuple[str, str], list[Rule]]:
