@@ -58,8 +58,6 @@ class Command(BaseCommand):
                 stamp(reset_database())
             call_command("migrate", interactive=False, verbosity=0)
             stamp("数据库结构已就绪（migrate）")
-            receiver = start_demo_receiver(options["receiver_port"])
-            stamp(f"演示订阅接收端已启动：{receiver.url}（收到的数据存于 {receiver.db}）")
             summary = ensure_demo(people=options["people"], companies=options["companies"], out=say,
                                   started=start)
         except DemoError as exc:
@@ -72,6 +70,11 @@ class Command(BaseCommand):
             say(f"未启动服务（--no-serve）。启动：govshare serve --host {options['host']} --port {options['port']}")
             return
         connections.close_all()
+        try:
+            receiver = start_demo_receiver(options["receiver_port"])
+            say(f"演示订阅接收端已启动：{receiver.url}（收到的数据存于 {receiver.db}）")
+        except OSError as exc:  # the port is taken: the demo still serves, without the stand-in receiver
+            say(f"演示订阅接收端未启动（端口 {options['receiver_port']}：{exc}）")
         if not options["no_worker"]:
             worker = subprocess.Popen([sys.executable, "-m", "govshare.cli", "worker"], env=os.environ.copy())
             atexit.register(worker.terminate)
