@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "govshare.quality",
     "govshare.baselibs",
     "govshare.licences",
+    "govshare.stats",
     "govshare.portal",
 ]
 
@@ -80,6 +81,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "govshare.portal.nav.context",
             ],
         },
     },

@@ -8,6 +8,7 @@ from django.utils.http import urlencode
 
 from govshare.api import api
 from govshare.core.admin import may_browse_admin
+from govshare.portal.nav import PAGE_APPS
 
 
 def _admin_login(request: HttpRequest, extra_context: Any = None) -> HttpResponse:
@@ -22,5 +23,7 @@ admin.site.site_header = "govshare 只读管理视图 (read-only admin)"
 urlpatterns = [
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
+    # Portal pages (资源门户): one URL module per app, mounted under its prefix.
+    *[path(prefix, include(f"govshare.{app}.urls")) for app, prefix in PAGE_APPS],
     path("", include("govshare.portal.urls")),
 ]

@@ -10,7 +10,6 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
 from govshare.accounts.services import sign_in as sign_in_service
-from govshare.catalog import selectors as catalog_selectors
 from govshare.core.context import get_client_ip
 from govshare.core.errors import DomainError
 
@@ -20,11 +19,6 @@ class SignInForm(forms.Form):
     password = forms.CharField(label=_("密码"), widget=forms.PasswordInput)
     otp = forms.CharField(label=_("动态口令"), required=False, max_length=8,
                           help_text=_("管理员及已绑定动态口令的用户必填"))
-
-
-def home(request: HttpRequest) -> HttpResponse:
-    stats = catalog_selectors.public_statistics()
-    return render(request, "portal/home.html", {"stats": stats})
 
 
 @require_http_methods(["GET", "POST"])

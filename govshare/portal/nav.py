@@ -1,0 +1,63 @@
+"""The portal's navigation: each app's ``urls.py`` lists its menu entries in ``NAV``; the menu shows a user only
+the entries whose roles include theirs (an empty ``roles`` means every signed-in user; ``public`` entries show to
+anyone)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import import_module
+from typing import Any
+
+from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+
+# The apps that have portal pages, in menu order. Each has ``urls.py`` with ``app_name`` and ``NAV``.
+PAGE_APPS: tuple[tuple[str, str], ...] = (
+    ("stats", "stats/"),
+    ("catalog", "catalog/"),
+    ("datasets", "datasets/"),
+    ("exchange", "exchange/"),
+    ("registry", "systems/"),
+    ("subscriptions", "subscriptions/"),
+    ("quality", "quality/"),
+    ("connectors", "connectors/"),
+    ("licences", "licences/"),
+    ("baselibs", "baselibs/"),
+    ("audit", "audit/"),
+    ("accounts", "accounts/"),
+)
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str  # Chinese, through gettext_lazy
+    url_name: str  # "app:name"
+    roles: frozenset[str] = field(default_factory=frozenset)
+    public: bool = False
+
+
+def _items() -> list[NavItem]:
+    out: list[NavItem] = []
+    for app, _prefix in PAGE_APPS:
+        module = import_module(f"govshare.{app}.urls")
+        out.extend(getattr(module, "NAV", []))
+    return out
+
+
+def visible(user: Any) -> list[dict[str, str]]:
+    signed_in = bool(getattr(user, "is_authenticated", False))
+    role = getattr(user, "role", None)
+    shown: list[dict[str, str]] = []
+    for item in _items():
+        if not (item.public or (signed_in and (not item.roles or role in item.roles))):
+            continue
+        try:
+            shown.append({"label": str(item.label), "url": reverse(item.url_name)})
+        except NoReverseMatch:
+            continue
+    return shown
+
+
+def context(request: HttpRequest) -> dict[str, Any]:
+    """Template context processor: ``nav`` for the menu."""
+    return {"nav": visible(request.user)}
