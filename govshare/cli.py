@@ -8,7 +8,7 @@ import sys
 VERBS: dict[str, str] = {
     "demo": "build a demo city and serve it (--no-serve, --reset)",
     "serve": "serve an existing home with a production server (gunicorn, several workers)",
-    "worker": "run background tasks (django-tasks db worker)",
+    "worker": "run background work: schedules, pulls, deliveries, fusion (--status, --jobs, --enable/--disable)",
     "migrate": "create or upgrade the database schema",
     "createadmin": "create the first administrator accounts (三员: sys/sec/audit) with second factors",
     "catalog": "catalog import FILE | catalog export FILE",
@@ -16,6 +16,7 @@ VERBS: dict[str, str] = {
     "holidays": "holidays seed | load FILE --year Y | show YEAR",
     "audit": "audit seal | verify | export FILE | verify-file FILE",
     "regions": "load the GB/T 2260 region table",
+    "baselibs": "base libraries: definitions | validate | list | fuse CODE",
     "manage": "any Django management command (manage check, manage shell …)",
 }
 

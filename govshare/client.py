@@ -194,6 +194,28 @@ class GovshareClient:
         return FileResult(content=gsf.decrypt_frames(key, data), headers=headers, labels=labels, encrypted=True,
                           raw=data)
 
+    def changes(self, resource: str, *, after: int = 0, limit: int | None = None, snapshot: bool = False,
+                after_key: str | None = None, **refs: str | None) -> dict[str, Any]:
+        """One page of the subscription change log (``GET /dp/v1/changes``): changes after the cursor ``after``,
+        projected through the grant; continue with ``after=answer["next_after"]`` while ``has_more``. With
+        ``snapshot`` the current records (initial data), paged by ``after_key``."""
+        unknown = set(refs) - {"operator", "case_number", "item_code", "purpose"}
+        if unknown:
+            raise TypeError(f"unexpected arguments: {sorted(unknown)}")
+        query: dict[str, str] = {"resource": resource}
+        if snapshot:
+            query["snapshot"] = "1"
+            if after_key:
+                query["after_key"] = after_key
+        else:
+            query["after"] = str(after)
+        if limit is not None:
+            query["limit"] = str(limit)
+        _, headers, data = self.request("GET", "/dp/v1/changes", query=query, refs=refs)
+        self.last_headers = headers
+        answer: dict[str, Any] = json.loads(data)
+        return answer
+
     # -- plumbing --------------------------------------------------------------------------------------------
 
     def canonical(self, method: str, path: str, query: QueryLike, body: bytes, timestamp: str, nonce: str) -> str:

@@ -34,3 +34,22 @@ class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg,unused-ignore]
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         return {}
+
+
+def _register_job_admins() -> None:
+    # Imported here: the models module imports nothing from the admin, but keep admin import order simple.
+    from govshare.core.models.jobs import ScheduledJob, WorkerHeartbeat
+
+    @admin.register(ScheduledJob)
+    class ScheduledJobAdmin(ReadOnlyAdmin):
+        list_display = ("name", "enabled", "every_seconds", "next_run_at", "last_status", "last_finished_at",
+                        "consecutive_failures", "runs", "lost_runs", "lease_owner")
+        list_filter = ("enabled", "last_status")
+        search_fields = ("name",)
+
+    @admin.register(WorkerHeartbeat)
+    class WorkerHeartbeatAdmin(ReadOnlyAdmin):
+        list_display = ("id", "hostname", "pid", "started_at", "seen_at", "current_job")
+
+
+_register_job_admins()

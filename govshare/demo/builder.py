@@ -35,6 +35,7 @@ from govshare.demo.city import CITY_CODE, DEPARTMENTS, NODE_REGION, NODES, SYSTE
 from govshare.demo.companies import company_rows
 from govshare.demo.exchange import VerifyExample, build_exchange, seal_audit, verify_example
 from govshare.demo.people import people_rows
+from govshare.demo.resource_center import build_resource_center
 from govshare.demo.small import hospital_rows, penalty_rows, property_rows, school_rows
 from govshare.exchange.models import Application, Grant
 from govshare.organizations.holidays import seed_holidays, supported_seed_years
@@ -310,6 +311,8 @@ def build_demo(*, people: int = DEFAULT_PEOPLE, companies: int = DEFAULT_COMPANI
     resources = _catalog(city, clock)
     _datasets(city, resources, clock, people, companies)
     build_exchange(clock.say)
+    build_resource_center(node=city.nodes[CITY_CODE], departments=city.departments, people=people,
+                          companies=companies, say=clock.say)
     seconds = round(clock.elapsed(), 1)
     with transaction.atomic():
         record_event(actor=None, action=BUILT_EVENT, target_type="node", target_id=str(city.nodes[CITY_CODE].pk),

@@ -29,6 +29,23 @@ def pull(gs: GovshareClient, code: str, **params: Any) -> dict[str, Any]:
     return answer
 
 
+def test_the_python_client_pages_the_change_log(world: World) -> None:
+    gs = world.client()
+    seen: list[str] = []
+    after, calls = 0, 0
+    while True:
+        page = gs.changes(world.code, after=after, limit=4)
+        calls += 1
+        seen += [c["key"] for c in page["changes"]]
+        after = page["next_after"]
+        if not page["has_more"]:
+            break
+    assert calls >= 2 and after == 12  # a page holds at most 4 delivered changes
+    assert sorted(seen) == sorted(person(n)["id_number"] for n in range(1, 13, 2))
+    snap = gs.changes(world.code, snapshot=True, limit=500)
+    assert sorted(r["key"] for r in snap["changes"]) == sorted(seen)
+
+
 def refused(gs: GovshareClient, code: str, **params: Any) -> GovshareError:
     with pytest.raises(GovshareError) as info:
         pull(gs, code, **params)
