@@ -32,7 +32,7 @@ router = Router(tags=["baselibs 基础库"])
 # ---------------------------------------------------------------------------------------------
 
 
-class FieldOut(Schema):
+class BaseLibraryFieldOut(Schema):
     column: str
     name: str
     element: str
@@ -50,7 +50,7 @@ class DefinitionOut(Schema):
     summary: str
     update_cycle: str
     key: str
-    fields: list[FieldOut]
+    fields: list[BaseLibraryFieldOut]
     notes: str
 
 
@@ -88,7 +88,7 @@ class FusionRunOut(Schema):
     error: str
 
 
-class LibraryOut(Schema):
+class BaseLibraryOut(Schema):
     id: str
     code: str
     name: str
@@ -275,7 +275,7 @@ def get_definition_view(request: HttpRequest, code: str) -> dict[str, Any]:
     return _definition_out(d)
 
 
-@router.get("", response=Page[LibraryOut], summary="Installed base libraries the caller can see")
+@router.get("", response=Page[BaseLibraryOut], summary="Installed base libraries the caller can see")
 def list_libraries(request: HttpRequest, cursor: str | None = None, limit: int = 50) -> dict[str, Any]:
     rows, nxt = paginate(selectors.libraries_visible_to(request.user), cursor=cursor, limit=limit,
                          ordering=["code"], scope="baselibs")
@@ -290,7 +290,7 @@ def _dataset_of(user: Any, where: str, ref: SourceRefIn) -> tuple[Dataset, str, 
     return dataset, ref.column, ref.match_column
 
 
-@router.post("/install", response={201: LibraryOut}, summary="安装基础库 (the node's data office)")
+@router.post("/install", response={201: BaseLibraryOut}, summary="安装基础库 (the node's data office)")
 def install(request: HttpRequest, payload: InstallIn) -> Status[dict[str, Any]]:
     user: Any = request.user
     node = user.node
@@ -312,12 +312,12 @@ def install(request: HttpRequest, payload: InstallIn) -> Status[dict[str, Any]]:
     return Status(201, _libraries_out([selectors.visible_library(user, library.pk)])[0])
 
 
-@router.get("/{library_id}", response=LibraryOut)
+@router.get("/{library_id}", response=BaseLibraryOut)
 def get_library(request: HttpRequest, library_id: uuid.UUID) -> dict[str, Any]:
     return _libraries_out([selectors.visible_library(request.user, library_id)])[0]
 
 
-@router.post("/{library_id}/run", response={202: LibraryOut}, summary="立即融合: mark the library due")
+@router.post("/{library_id}/run", response={202: BaseLibraryOut}, summary="立即融合: mark the library due")
 def run_now(request: HttpRequest, library_id: uuid.UUID, payload: FusionRunIn) -> Status[dict[str, Any]]:
     library = selectors.visible_library(request.user, library_id)
     request_run(actor=request.user, library=library, full=payload.full)

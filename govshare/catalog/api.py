@@ -171,7 +171,7 @@ class ResourceOut(ResourceSummary):
     items: list[ItemOut]
 
 
-class ActionIn(Schema):
+class ResourceActionIn(Schema):
     reason: str = ""
 
 
@@ -330,7 +330,7 @@ def update_resource(request: HttpRequest, resource_id: uuid.UUID, payload: Resou
 
 @router.post("/resources/{resource_id}/actions/{action}", response=ResourceOut)
 def lifecycle_action(request: HttpRequest, resource_id: uuid.UUID, action: LifecycleAction,
-                     payload: ActionIn) -> dict[str, Any]:
+                     payload: ResourceActionIn) -> dict[str, Any]:
     resource = _visible_resource(request, resource_id)
     resource = services.apply_action(actor=request.user, resource=resource, action=action,
                                      reason=payload.reason)

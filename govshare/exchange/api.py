@@ -47,7 +47,7 @@ class DecisionIn(Schema):
     modes: list[str] = []
 
 
-class ActionIn(Schema):
+class ApplicationActionIn(Schema):
     reason: str = ""
     refusal_reason: str = ""
     decision: DecisionIn | None = None
@@ -238,7 +238,7 @@ def list_steps(request: HttpRequest, app_id: uuid.UUID) -> list[dict[str, Any]]:
 
 @router.post("/applications/{app_id}/actions/{action}", response=ApplicationOut)
 def application_action(request: HttpRequest, app_id: uuid.UUID, action: ApplicationAction,
-                       payload: ActionIn) -> dict[str, Any]:
+                       payload: ApplicationActionIn) -> dict[str, Any]:
     app = _visible_application(request, app_id)
     decision = grant_services.Decision(**payload.decision.dict()) if payload.decision else None
     app = app_services.act(actor=request.user, application=app, action=action, reason=payload.reason,

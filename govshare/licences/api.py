@@ -116,7 +116,7 @@ def issue_from_dataset(request: HttpRequest, type_id: uuid.UUID, body: s.BulkIn)
 # ---------------------------------------------------------------------------------------------------------------
 
 
-@router.get("/keys", response=Page[s.KeyOut], summary="Department signing keys with their node certification")
+@router.get("/keys", response=Page[s.SigningKeyOut], summary="Department signing keys with their node certification")
 def list_keys(request: HttpRequest, department_id: uuid.UUID | None = None, cursor: str | None = None,
               limit: int = 50) -> dict[str, Any]:
     qs = selectors.keys_visible_to(request.user)
@@ -128,7 +128,7 @@ def list_keys(request: HttpRequest, department_id: uuid.UUID | None = None, curs
     return {"items": [s.key_out(k, node_keys) for k in rows], "next_cursor": nxt}
 
 
-@router.post("/keys/rotate", response={201: s.KeyOut},
+@router.post("/keys/rotate", response={201: s.SigningKeyOut},
              summary="Rotate a department's signing key (its administrator or the security administrator)")
 def rotate_key(request: HttpRequest, body: s.RotateIn) -> Status[dict[str, Any]]:
     user: Any = request.user
@@ -197,7 +197,7 @@ def list_items(request: HttpRequest, cursor: str | None = None, limit: int = 50)
 
 
 @router.post("/items", response={201: s.ServiceItemOut}, summary="Create a service item and its materials")
-def create_item(request: HttpRequest, body: s.ItemIn) -> Status[dict[str, Any]]:
+def create_item(request: HttpRequest, body: s.ServiceItemIn) -> Status[dict[str, Any]]:
     user: Any = request.user
     if not is_data_office(user, user.node_id):
         raise PermissionDenied("只有本节点数据主管部门可以维护事项材料 (data office only)")
@@ -244,12 +244,12 @@ def _library_out(user: Any) -> dict[str, Any]:
             "resource_name": lib.resource.name}
 
 
-@router.get("/library", response=s.LibraryOut, summary="The node's licence library resource (grants are on it)")
+@router.get("/library", response=s.LicenceLibraryOut, summary="The node's licence library resource (grants are on it)")
 def get_library(request: HttpRequest) -> dict[str, Any]:
     return _library_out(request.user)
 
 
-@router.post("/library", response=s.LibraryOut, summary="Set up the licence library resource (data office)")
+@router.post("/library", response=s.LicenceLibraryOut, summary="Set up the licence library resource (data office)")
 def ensure_library(request: HttpRequest) -> dict[str, Any]:
     user: Any = request.user
     library.ensure_licence_resource(actor=user, node=user.node)

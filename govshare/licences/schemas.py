@@ -46,7 +46,7 @@ class TypePatch(Schema):
     active: bool | None = None
 
 
-class FieldOut(Schema):
+class LicenceFieldOut(Schema):
     name: str
     element: str
     required: bool
@@ -59,7 +59,7 @@ class TypeOut(Schema):
     department_id: uuid.UUID
     department_name: str
     holder_kind: str
-    fields: list[FieldOut]
+    fields: list[LicenceFieldOut]
     validity_rule: str
     validity_years: int | None
     description: str
@@ -83,7 +83,7 @@ class RotateIn(Schema):
     department_id: uuid.UUID
 
 
-class KeyOut(Schema):
+class SigningKeyOut(Schema):
     key_id: str
     department_id: uuid.UUID
     department_name: str
@@ -278,7 +278,7 @@ class MaterialIn(Schema):
     licence_type_id: uuid.UUID | None = None
 
 
-class ItemIn(Schema):
+class ServiceItemIn(Schema):
     code: str = Field(..., max_length=64, description="事项编码")
     name: str = Field(..., max_length=200)
     department_id: uuid.UUID
@@ -337,7 +337,7 @@ def answers_out(item_code: str, answers: list[MaterialAnswer]) -> dict[str, Any]
     return {"item_code": item_code, "materials": [asdict(a) for a in answers]}
 
 
-class LibraryOut(Schema):
+class LicenceLibraryOut(Schema):
     node_code: str
     resource_id: uuid.UUID
     resource_code: str

@@ -55,7 +55,7 @@ class SubscriptionPatch(SinkFields):
     url: str | None = None
 
 
-class ReasonIn(Schema):
+class SubscriptionReasonIn(Schema):
     reason: str = ""
 
 
@@ -168,7 +168,7 @@ def update_subscription(request: HttpRequest, subscription_id: uuid.UUID, payloa
 
 
 @router.post("/{subscription_id}/pause", response=SubscriptionOut)
-def pause(request: HttpRequest, subscription_id: uuid.UUID, payload: ReasonIn) -> dict[str, Any]:
+def pause(request: HttpRequest, subscription_id: uuid.UUID, payload: SubscriptionReasonIn) -> dict[str, Any]:
     sub = selectors.visible_subscription(request.user, subscription_id)
     services.pause_subscription(actor=request.user, subscription=sub, reason=payload.reason)
     return selectors.subscription_out(selectors.visible_subscription(request.user, subscription_id))
@@ -182,7 +182,7 @@ def resume(request: HttpRequest, subscription_id: uuid.UUID) -> dict[str, Any]:
 
 
 @router.post("/{subscription_id}/cancel", response=SubscriptionOut)
-def cancel(request: HttpRequest, subscription_id: uuid.UUID, payload: ReasonIn) -> dict[str, Any]:
+def cancel(request: HttpRequest, subscription_id: uuid.UUID, payload: SubscriptionReasonIn) -> dict[str, Any]:
     sub = selectors.visible_subscription(request.user, subscription_id)
     services.cancel_subscription(actor=request.user, subscription=sub, reason=payload.reason)
     return selectors.subscription_out(selectors.visible_subscription(request.user, subscription_id))
