@@ -61,10 +61,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "govshare.core.middleware.RequestContextMiddleware",
     "govshare.accounts.middleware.IdleTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "govshare.core.middleware.RequestContextMiddleware",
 ]
 
 ROOT_URLCONF = "govshare.urls"
@@ -155,6 +155,7 @@ GOVSHARE: dict[str, Any] = {
     "IDLE_TIMEOUT_SECONDS": int(os.environ.get("GOVSHARE_IDLE_TIMEOUT", "1800")),
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_LOCKOUT_SECONDS": 15 * 60,
+    "LOGIN_IP_MAX_FAILURES": 30,  # failed sign-ins from one client address per lockout window
     "HOLIDAY_CACHE_SECONDS": 60,
     "UPLOAD_MAX_BYTES": int(os.environ.get("GOVSHARE_UPLOAD_MAX_BYTES", str(200 * 1024 * 1024))),
     "UPLOAD_MAX_REPORTED_PROBLEMS": 100,

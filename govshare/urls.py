@@ -20,6 +20,8 @@ admin.site.login = _admin_login  # type: ignore[method-assign]
 admin.site.has_permission = may_browse_admin  # type: ignore[method-assign]
 admin.site.site_header = "govshare 只读管理视图 (read-only admin)"
 
+handler500 = "govshare.core.unavailable.server_error"
+
 urlpatterns = [
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),

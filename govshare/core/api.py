@@ -22,6 +22,8 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import SessionAuth
 
 from govshare.core.errors import DomainError, ValidationFailed
+from govshare.core.unavailable import MESSAGE as UNAVAILABLE_MESSAGE
+from govshare.core.unavailable import RETRY_AFTER_SECONDS, is_database_unavailable
 
 T = TypeVar("T")
 
@@ -88,6 +90,10 @@ def install_error_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(Exception)
     def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+        if is_database_unavailable(exc):
+            response = error_response(api, request, 503, "database_unavailable", UNAVAILABLE_MESSAGE)
+            response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return response
         if settings.DEBUG and getattr(settings, "GOVSHARE_RAISE_API_ERRORS", False):
             raise exc
         import logging

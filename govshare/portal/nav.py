@@ -10,6 +10,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
+from django.utils.functional import Promise
 
 # The apps that have portal pages, in menu order. Each has ``urls.py`` with ``app_name`` and ``NAV``.
 PAGE_APPS: tuple[tuple[str, str], ...] = (
@@ -30,7 +31,7 @@ PAGE_APPS: tuple[tuple[str, str], ...] = (
 
 @dataclass(frozen=True)
 class NavItem:
-    label: str  # Chinese, through gettext_lazy
+    label: str | Promise  # Chinese, through gettext_lazy
     url_name: str  # "app:name"
     roles: frozenset[str] = field(default_factory=frozenset)
     public: bool = False

@@ -26,6 +26,7 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from govshare.core.context import request_context
+from govshare.core.unavailable import RETRY_AFTER_SECONDS, is_database_unavailable
 from govshare.exchange.dataplane import audit, files, limits, query, signing, verify
 from govshare.exchange.dataplane.auth import Caller, authenticate, check_level, read_references, resolve_grant
 from govshare.exchange.dataplane.cache import AuthzCache, GrantInfo, read_epoch
@@ -189,7 +190,11 @@ class DataPlane:
             code, status = "ok", response.status
         except DataPlaneError as exc:
             response, result, code, status = error_response(exc), "denied", exc.code, exc.status
-        except Exception:
+        except Exception as exc:
+            if is_database_unavailable(exc):
+                logger.warning("dataplane: database unavailable (request %s): %s", rid, exc)
+                return error_response(DataPlaneError("database_unavailable",
+                                                     headers=[("Retry-After", str(RETRY_AFTER_SECONDS))]))
             logger.exception("dataplane: unexpected error (request %s)", rid)
             internal = DataPlaneError("internal_error")
             response, result, code, status = error_response(internal), "failed", internal.code, internal.status

@@ -52,6 +52,7 @@ ERRORS: Final[dict[str, tuple[int, str]]] = {
     "bad_cursor": (422, "游标无效或已被篡改 (invalid or tampered cursor)"),
     "not_mounted": (409, "资源尚未挂接数据 (the resource has no data)"),
     # server
+    "database_unavailable": (503, "数据库暂不可用，请稍后重试 (database unavailable, retry shortly)"),
     "audit_unavailable": (503, "审计日志暂不可用，请求未执行 (audit log unavailable: request not served)"),
     "internal_error": (500, "服务器内部错误 (internal error)"),
 }
