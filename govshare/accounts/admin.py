@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from govshare.accounts.models import User
+from govshare.accounts.models import ExternalIdentity, User
 from govshare.core.admin import ReadOnlyAdmin
 
 
@@ -10,3 +10,9 @@ class UserAdmin(ReadOnlyAdmin):
     list_filter = ("role",)
     search_fields = ("username", "display_name")
     exclude = ("password", "totp_secret_enc")
+
+
+@admin.register(ExternalIdentity)
+class ExternalIdentityAdmin(ReadOnlyAdmin):
+    list_display = ("user", "issuer", "subject", "created_at")
+    search_fields = ("user__username", "subject")

@@ -42,6 +42,8 @@ def sign_in(request: HttpRequest, payload: SignInIn) -> MeOut:
 
 @router.post("/logout", response={204: None})
 def sign_out(request: HttpRequest) -> Status[None]:
+    if request.user.is_authenticated:
+        services.record_sign_out(actor=request.user)
     logout(request)
     return Status(204, None)
 

@@ -44,3 +44,24 @@ class SignInFailure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.username}@{self.client_ip}"
+
+
+class ExternalIdentity(models.Model):
+    """A person's account at the city's identity provider (统一身份认证, OIDC), linked to one platform user.
+
+    Linked on the first single sign-on (by user name), then found by the provider's stable subject."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="external_identities")
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "统一身份认证关联"
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="accounts_extid_issuer_subject"),
+            models.UniqueConstraint(fields=["user", "issuer"], name="accounts_extid_user_issuer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.issuer}#{self.subject}"
