@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern, path  # noqa: F401
+from typing import cast
 
+from django.urls import URLPattern, path
+from django.utils.translation import gettext_lazy as _
+
+from govshare.accounts.choices import Role
+from govshare.audit import views
 from govshare.portal.nav import NavItem
 
 app_name = "audit"
 
-urlpatterns: list[URLPattern] = []
+urlpatterns: list[URLPattern] = [
+    path("", views.events, name="events"),
+    path("lookups/", views.lookups, name="lookups"),
+    path("chain/", views.chain, name="chain"),
+]
 
-NAV: list[NavItem] = []
+_AUDITOR = frozenset({Role.AUDIT_ADMIN})
+
+NAV: list[NavItem] = [
+    NavItem(label=cast(str, _("审计日志")), url_name="audit:events", roles=_AUDITOR),
+    NavItem(label=cast(str, _("谁查询过此人")), url_name="audit:lookups", roles=_AUDITOR),
+    NavItem(label=cast(str, _("审计链状态")), url_name="audit:chain", roles=_AUDITOR),
+]

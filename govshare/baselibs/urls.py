@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern, path  # noqa: F401
+from typing import cast
 
+from django.urls import URLPattern, path
+from django.utils.translation import gettext_lazy as _
+
+from govshare.baselibs import views
 from govshare.portal.nav import NavItem
 
 app_name = "baselibs"
 
-urlpatterns: list[URLPattern] = []
+urlpatterns: list[URLPattern] = [
+    path("", views.library_list, name="list"),
+    path("<uuid:library_id>/", views.library_detail, name="detail"),
+    path("<uuid:library_id>/runs/", views.runs, name="runs"),
+    path("<uuid:library_id>/discrepancies/", views.discrepancies, name="discrepancies"),
+]
 
-NAV: list[NavItem] = []
+NAV: list[NavItem] = [NavItem(label=cast(str, _("基础库")), url_name="baselibs:list")]
