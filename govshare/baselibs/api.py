@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest
@@ -14,13 +13,11 @@ from ninja import Router, Schema, Status
 
 from govshare.baselibs import selectors
 from govshare.baselibs.definitions import LibraryDef, get_definition, shipped_definitions
+from govshare.baselibs.masking import KeyMask, LibraryMasker, key_masks
 from govshare.baselibs.models import BaseLibrary, Discrepancy, FusionRun, LibrarySource
 from govshare.baselibs.services import install_library, request_run, require_installer
-from govshare.baselibs.services.discrepancies import unseal
-from govshare.catalog.models import DataElement
 from govshare.core.api import Page, paginate
 from govshare.core.errors import NotFound, ValidationFailed
-from govshare.core.masking import mask
 from govshare.datasets.models import Dataset
 from govshare.organizations.models import Department
 
@@ -178,25 +175,6 @@ def _source_out(b: LibrarySource) -> dict[str, Any]:
             "column": b.column, "match_column": b.match_column, "consumed_seq": b.consumed_seq}
 
 
-KeyMask = Callable[[str], str | None]
-
-
-def _key_masks(libraries: list[BaseLibrary]) -> dict[Any, KeyMask]:
-    """Per library, the mask of its key's data element (one query for all)."""
-    def key_element(lib: BaseLibrary) -> str:
-        key = lib.definition.get("key", "")
-        return next((f["element"] for f in lib.definition.get("fields", []) if f["column"] == key), "")
-
-    codes = {lib.pk: key_element(lib) for lib in libraries}
-    elements = {e.code: e for e in DataElement.objects.filter(code__in=set(codes.values()))}
-
-    def masker(code: str) -> KeyMask:
-        el = elements.get(code)
-        return lambda v: mask(el.mask_kind or "none", v, el.mask_params) if el else mask("full", v)
-
-    return {pk: masker(code) for pk, code in codes.items()}
-
-
 def _run_out(r: FusionRun, key_mask: KeyMask) -> dict[str, Any]:
     # The keys of refused records are shown masked, like every key outside the data plane.
     problems = [{**p, "key": key_mask(str(p.get("key", "")))} for p in r.problems]
@@ -210,7 +188,7 @@ def _run_out(r: FusionRun, key_mask: KeyMask) -> dict[str, Any]:
 def _libraries_out(libraries: list[BaseLibrary]) -> list[dict[str, Any]]:
     sources = selectors.sources_of(libraries)
     runs = selectors.last_runs(libraries)
-    masks = _key_masks(libraries)
+    masks = key_masks(libraries)
     out = []
     for lib in libraries:
         run = runs.get(lib.pk)
@@ -225,27 +203,7 @@ def _libraries_out(libraries: list[BaseLibrary]) -> list[dict[str, Any]]:
     return out
 
 
-class _Masker:
-    """Masks a library's values per the data element of each field (DESIGN.md §3, "Masking")."""
-
-    def __init__(self, library: BaseLibrary) -> None:
-        fields = library.definition.get("fields", [])
-        elements = {e.code: e for e in DataElement.objects.filter(code__in=[f["element"] for f in fields])}
-        self.names = {f["column"]: f["name"] for f in fields}
-        self.kinds = {f["column"]: elements[f["element"]] for f in fields if f["element"] in elements}
-        self.key = library.definition.get("key", "")
-
-    def __call__(self, column: str, value: str | None) -> str | None:
-        el = self.kinds.get(column)
-        if el is None:
-            return mask("full", value)
-        return mask(el.mask_kind or "none", value, el.mask_params)
-
-    def token(self, column: str, token: str) -> str | None:
-        return self(column, unseal(token))
-
-
-def _discrepancy_out(d: Discrepancy, masker: _Masker) -> dict[str, Any]:
+def _discrepancy_out(d: Discrepancy, masker: LibraryMasker) -> dict[str, Any]:
     a, c = d.authoritative.dataset.resource, d.cross_check.dataset.resource
     return {"id": str(d.pk), "key": masker(masker.key, d.key) or "", "field": d.field,
             "field_name": masker.names.get(d.field, d.field), "status": d.status, "resolution": d.resolution,
@@ -330,7 +288,7 @@ def list_runs(request: HttpRequest, library_id: uuid.UUID, cursor: str | None = 
     library = selectors.visible_library(request.user, library_id)
     rows, nxt = paginate(selectors.runs_of(request.user, library), cursor=cursor, limit=limit,
                          ordering=["-started_at"], scope=f"baselib-runs:{library.pk}")
-    key_mask = _key_masks([library])[library.pk]
+    key_mask = key_masks([library])[library.pk]
     return {"items": [_run_out(r, key_mask) for r in rows], "next_cursor": nxt}
 
 
@@ -343,7 +301,7 @@ def list_discrepancies(request: HttpRequest, library_id: uuid.UUID, status: str 
     qs = selectors.discrepancies_of(request.user, library, status=status, field=field, key=key)
     rows, nxt = paginate(qs, cursor=cursor, limit=limit, ordering=["-last_seen"],
                          scope=f"baselib-discrepancies:{library.pk}:{status}:{field}:{key}")
-    masker = _Masker(library)
+    masker = LibraryMasker(library)
     return {"items": [_discrepancy_out(d, masker) for d in rows], "next_cursor": nxt}
 
 

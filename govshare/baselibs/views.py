@@ -16,8 +16,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from govshare.baselibs import selectors
-from govshare.baselibs.api import _key_masks, _Masker
 from govshare.baselibs.choices import DiscrepancyStatus, SourceRole
+from govshare.baselibs.masking import LibraryMasker, key_masks
 from govshare.baselibs.models import BaseLibrary, LibrarySource
 from govshare.core.api import paginate
 from govshare.core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
@@ -110,7 +110,7 @@ def library_detail(request: HttpRequest, library_id: uuid.UUID) -> HttpResponse:
     library = _library(user, library_id)
     sources = selectors.sources_of([library])[library.pk]
     run = selectors.last_runs([library]).get(library.pk)
-    key_mask = _key_masks([library])[library.pk]
+    key_mask = key_masks([library])[library.pk]
     problems = [{**p, "key": key_mask(str(p.get("key", "")))} for p in (run.problems if run else [])][:20]
     return render(request, "baselibs/detail.html", {
         "library": library, "fields": _fields(library, sources), "run": run, "problems": problems,
@@ -158,7 +158,7 @@ def runs(request: HttpRequest, library_id: uuid.UUID) -> HttpResponse:
                                                   "next_query": _next_query(request, page.next_after)})
 
 
-def _discrepancy_columns(masker: _Masker) -> list[pages.Column]:
+def _discrepancy_columns(masker: LibraryMasker) -> list[pages.Column]:
     def source(b: LibrarySource) -> str:
         r = b.dataset.resource
         return f"{r.provider.name} · {r.name}.{b.column}"
@@ -195,7 +195,7 @@ def discrepancies(request: HttpRequest, library_id: uuid.UUID) -> HttpResponse:
     except DomainError as exc:
         error = exc.message
         qs = selectors.discrepancies_of(user, library).none()
-    masker = _Masker(library)
+    masker = LibraryMasker(library)
     columns = _discrepancy_columns(masker)
     if request.GET.get("format") in ("csv", "json"):
         exported = pages.listing(request, qs.order_by("-last_seen"), columns=columns,

@@ -35,7 +35,7 @@ def snapshot(resource: Resource, items: Sequence[DataItem]) -> dict[str, Any]:
 
 def diff_snapshots(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """Field changes as ``{field: [old, new]}`` plus items added, removed and changed (by column)."""
-    fields = {k: [old.get(k), new.get(k)] for k in sorted(set(old) | set(new) - {"items"})
+    fields = {k: [old.get(k), new.get(k)] for k in sorted((set(old) | set(new)) - {"items"})
               if old.get(k) != new.get(k)}
     old_items = {i["column_name"]: i for i in old.get("items", [])}
     new_items = {i["column_name"]: i for i in new.get("items", [])}

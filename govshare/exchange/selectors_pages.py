@@ -22,7 +22,7 @@ from govshare.exchange import selectors, workflow
 from govshare.exchange.choices import OPEN_STATUSES, ApplicationAction, ExchangeMode
 from govshare.exchange.choices import ApplicationStatus as S
 from govshare.exchange.models import Application, Grant, Suspension
-from govshare.exchange.services.applications import MODE_NEEDS, _authority
+from govshare.exchange.services.applications import MODE_NEEDS, may_act
 from govshare.organizations.models import Department
 from govshare.registry.models import InformationSystem
 from govshare.registry.selectors import systems_visible_to
@@ -120,7 +120,7 @@ def actions_for(user: Any, app: Application) -> list[ApplicationAction]:
     out = []
     for action in workflow.allowed_actions(app.status):
         step = workflow.transition(app.status, action)
-        if step is not None and _authority(user, app, step.by):
+        if step is not None and may_act(user, app, step.by):
             out.append(action)
     return out
 

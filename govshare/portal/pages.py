@@ -26,6 +26,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 
 from govshare.core.errors import DomainError
@@ -61,7 +62,7 @@ class Column:
     relations, e.g. ``provider.name``); ``value`` overrides it with a function of the row."""
 
     key: str
-    label: str
+    label: str | Promise
     value: Callable[[Any], Any] | None = None
 
     def get(self, row: Any) -> Any:
@@ -82,6 +83,8 @@ class Page:
     rows: list[Any]
     next_after: str | None
     columns: Sequence[Column]
+    next_url: str | None = None  # "?<the same filters>&after=<cursor>": the pager keeps the list's filters
+
 
     def cells(self) -> list[list[Any]]:
         return [[c.get(r) for c in self.columns] for r in self.rows]
@@ -98,7 +101,7 @@ def _export(rows: Iterable[Any], columns: Sequence[Column], filename: str, fmt: 
     buf = io.StringIO()
     buf.write("\ufeff")  # UTF-8 BOM: Chinese spreadsheets detect the encoding by it
     writer = csv.writer(buf)
-    writer.writerow([neutralise(c.label) for c in columns])
+    writer.writerow([neutralise(str(c.label)) for c in columns])
     for row in data:
         writer.writerow([neutralise("" if v is None else v, numeric=isinstance(v, int | float)) for v in row])
     resp = HttpResponse(buf.getvalue(), content_type="text/csv; charset=utf-8")
@@ -107,26 +110,38 @@ def _export(rows: Iterable[Any], columns: Sequence[Column], filename: str, fmt: 
 
 
 def listing(request: HttpRequest, rows: Any, *, columns: Sequence[Column], filename: str,
-            cursor: str = "pk") -> Page | HttpResponse:
-    """A page of ``rows`` (a queryset ordered by ``cursor`` ascending or a list), or the CSV/JSON export of all
-    of them when ``?format=csv|json``. ``rows`` must already be permission-checked (a selector's answer)."""
+            cursor: str = "pk", descending: bool = False) -> Page | HttpResponse:
+    """A page of ``rows`` (a queryset ordered by a unique ``cursor`` field, ascending or with ``descending``
+    newest-first; or a list), or the CSV/JSON export of all of them when ``?format=csv|json``. ``rows`` must
+    already be permission-checked (a selector's answer)."""
     fmt = request.GET.get("format", "")
     if fmt in ("csv", "json"):
         limited = rows[:MAX_EXPORT_ROWS]
         return _export(limited, columns, filename, fmt)
     after = request.GET.get("after", "")
     if hasattr(rows, "filter"):
-        page_qs = rows.filter(**{f"{cursor}__gt": after}) if after else rows
+        lookup = f"{cursor}__lt" if descending else f"{cursor}__gt"
+        page_qs = rows.filter(**{lookup: after}) if after else rows
         got = list(page_qs[: PAGE_SIZE + 1])
         more = len(got) > PAGE_SIZE
         got = got[:PAGE_SIZE]
         nxt = str(getattr(got[-1], cursor)) if more and got else None
-        return Page(got, nxt, columns)
-    items = list(rows)
-    start = int(after) if after.isdigit() else 0
-    got = items[start:start + PAGE_SIZE]
-    nxt = str(start + PAGE_SIZE) if start + PAGE_SIZE < len(items) else None
-    return Page(got, nxt, columns)
+    else:
+        items = list(rows)
+        start = int(after) if after.isdigit() else 0
+        got = items[start:start + PAGE_SIZE]
+        nxt = str(start + PAGE_SIZE) if start + PAGE_SIZE < len(items) else None
+    return Page(got, nxt, columns, next_url=next_page_url(request, nxt))
+
+
+def next_page_url(request: HttpRequest, after: str | None) -> str | None:
+    """The next page's link: the current query string (filters) with ``after`` replaced."""
+    if after is None:
+        return None
+    params = request.GET.copy()
+    params.pop("format", None)
+    params["after"] = after
+    return "?" + params.urlencode()
 
 
 def form_error(form: forms.BaseForm, exc: DomainError) -> None:

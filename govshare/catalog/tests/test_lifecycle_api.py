@@ -129,6 +129,7 @@ def test_full_journey_with_versions_and_diff(seeded, provider, data_office, cons
     assert [v["number"] for v in versions] == [1, 2]
     diff = client_for(consumer).get(f"/api/v1/catalog/resources/{rid}/diff?from=1&to=2").json()
     assert diff["fields"]["share_type"] == ["conditional", "none"]
+    assert "items" not in diff["fields"]  # items are compared one by one, never as one field
     assert diff["items_removed"] == ["gender"]
     reviews = p.get(f"/api/v1/catalog/resources/{rid}/reviews").json()
     assert [r["action"] for r in reviews] == ["submit", "publish", "revise", "submit", "publish"]

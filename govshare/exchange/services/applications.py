@@ -154,7 +154,7 @@ def submit_application(
     return app
 
 
-def _authority(actor: Any, app: Application, by: str) -> bool:
+def may_act(actor: Any, app: Application, by: str) -> bool:
     role = getattr(actor, "role", None)
     if by == workflow.CONSUMER:
         return role in (Role.CONSUMER, Role.DEPT_ADMIN) and actor.department_id == app.consumer_id
@@ -184,7 +184,7 @@ def act(
             raise Conflict(f"当前状态“{app.get_status_display()}”不允许操作 {action} (not allowed)",
                            details={"status": app.status, "action": action,
                                     "allowed": [str(a) for a in workflow.allowed_actions(app.status)]})
-        if not _authority(actor, app, step.by):
+        if not may_act(actor, app, step.by):
             raise PermissionDenied("无权执行此审核操作 (not your stage)")
         reason = reason.strip()
         if step.needs_reason and not reason:
