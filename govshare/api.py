@@ -22,6 +22,7 @@ from govshare.licences.api import router as licences_router
 from govshare.organizations.api import router as organizations_router
 from govshare.quality.api import router as quality_router
 from govshare.registry.api import router as registry_router
+from govshare.stats.api import router as stats_router
 from govshare.subscriptions.api import router as subscriptions_router
 
 
@@ -58,3 +59,4 @@ api.add_router("/subscriptions", subscriptions_router)
 api.add_router("/quality", quality_router)
 api.add_router("/baselibs", baselibs_router)
 api.add_router("/licences", licences_router)
+api.add_router("/stats", stats_router)

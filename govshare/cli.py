@@ -17,6 +17,7 @@ VERBS: dict[str, str] = {
     "audit": "audit seal | verify | export FILE | verify-file FILE",
     "regions": "load the GB/T 2260 region table",
     "baselibs": "base libraries: definitions | validate | list | fuse CODE",
+    "stats": "sharing statistics: stats refresh [--day YYYY-MM-DD | --days N]",
     "manage": "any Django management command (manage check, manage shell …)",
 }
 

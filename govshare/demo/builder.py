@@ -37,12 +37,14 @@ from govshare.demo.exchange import VerifyExample, build_exchange, seal_audit, ve
 from govshare.demo.people import people_rows
 from govshare.demo.resource_center import build_resource_center
 from govshare.demo.small import hospital_rows, penalty_rows, property_rows, school_rows
+from govshare.demo.traffic import make_calls
 from govshare.exchange.models import Application, Grant
 from govshare.organizations.holidays import seed_holidays, supported_seed_years
 from govshare.organizations.models import Department, Node
 from govshare.organizations.services import create_department, create_node, load_regions
 from govshare.registry.models import AppCredential, InformationSystem
 from govshare.registry.services import create_system, issue_credential
+from govshare.stats.services import refresh_range
 
 RESOURCES: tuple[st.ResourceSpec, ...] = (*BASIC, *THEME, *DEPARTMENT)
 STARTED_EVENT = "demo.started"  # written first: marks this database as a demo database
@@ -313,6 +315,9 @@ def build_demo(*, people: int = DEFAULT_PEOPLE, companies: int = DEFAULT_COMPANI
     build_exchange(clock.say)
     build_resource_center(node=city.nodes[CITY_CODE], departments=city.departments, people=people,
                           companies=companies, say=clock.say)
+    make_calls(credentials=[(c.system, c.app_key, c.app_secret) for c in _credentials()], say=clock.say)
+    rollups = refresh_range(actor="demo", days=30)
+    clock.say(f"共享统计：已汇总最近 {len(rollups)} 天")
     seconds = round(clock.elapsed(), 1)
     with transaction.atomic():
         record_event(actor=None, action=BUILT_EVENT, target_type="node", target_id=str(city.nodes[CITY_CODE].pk),

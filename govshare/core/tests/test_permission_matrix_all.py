@@ -45,7 +45,7 @@ pytestmark = pytest.mark.django_db
 
 # Routers whose app keeps its own role × endpoint × scope matrix (``<app>/tests/test_permission_matrix.py``,
 # each with its own "every route has a rule" check).
-OWN_MATRIX = frozenset({"catalog", "connectors", "subscriptions", "quality", "baselibs", "licences"})
+OWN_MATRIX = frozenset({"catalog", "connectors", "subscriptions", "quality", "baselibs", "licences", "stats"})
 
 ROLES: list[str | None] = [*list(Role), None]  # None = anonymous
 NODE_ROLES = frozenset({Role.DATA_OFFICE, Role.SYS_ADMIN, Role.SEC_ADMIN, Role.AUDIT_ADMIN})

@@ -253,6 +253,7 @@ def test_demo_builds_a_believable_city_and_reuses_it() -> None:
         delivered = conn.execute("SELECT count(*) FROM gs_subscribed_records").fetchone()[0]
     assert delivered == 2000
     assert "基础库：5 个" in output and "电子证照：证照类型" in output and "前置库接入" in output
+    assert "数据共享调用演示：24 次成功" in output and "共享统计：已汇总最近 30 天" in output
 
     # A second run reuses the city: nothing changes, and it is quick.
     before = (Resource.objects.count(), User.objects.count(), DatasetRecord.objects.count(),
