@@ -323,6 +323,17 @@ def preview_records(request: HttpRequest, dataset_id: uuid.UUID, cursor: str | N
     return {"items": rows, "next_cursor": encode_cursor([last], scope) if last is not None else None}
 
 
+@router.get("/{dataset_id}/records/lookup", response=RecordsOut,
+            summary="Look live rows up by one item's value, L4 items through the blind index (providing "
+                    "department only; audited)")
+def lookup_records(request: HttpRequest, dataset_id: uuid.UUID, column: str, value: str,
+                   limit: int = 20) -> dict[str, Any]:
+    dataset = selectors.visible_dataset(request.user, dataset_id)
+    rows = selectors.find_records(request.user, dataset, column=column, value=value, limit=limit)
+    services.log_lookup(actor=request.user, dataset=dataset, column=column, rows=len(rows))
+    return {"items": rows, "next_cursor": None}
+
+
 def _batch_out(b: ChangeBatch | changes.BatchResult, *, replayed: bool = False) -> dict[str, Any]:
     out = {k: getattr(b, k) for k in ("batch_id", "first_seq", "last_seq", "inserted", "updated", "deleted",
                                       "unchanged")}

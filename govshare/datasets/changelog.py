@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import transaction
 
+from govshare.datasets import sealing
 from govshare.datasets.choices import ChangeOp
 from govshare.datasets.models import DatasetChange, DatasetRecord
 
@@ -38,7 +39,8 @@ def clear_uncommitted(dataset_id: Any, last_seq: int) -> None:
 
 
 def records_by_key(dataset_id: Any, generation: int, keys: Sequence[str], chunk: int = 500) -> dict[str, Row]:
-    """The rows of one generation with these keys (indexed ``IN`` lookups on (dataset, generation, key))."""
+    """The rows of one generation with these *stored* keys (indexed ``IN`` lookups on (dataset, generation, key)),
+    as stored (sealed L4 cells left sealed: readers open them through :mod:`.sealing`)."""
     out: dict[str, Row] = {}
     for start in range(0, len(keys), chunk):
         part = keys[start:start + chunk]
@@ -121,8 +123,9 @@ def diff_generations(dataset_id: Any, *, old: int, new: int, writer: ChangeWrite
 
 
 def _same(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> bool:
-    return dict(a or {}) == dict(b or {})
+    return sealing.same_record(a, b)
 
 
 def same_record(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> bool:
+    """Stored records compare equal when their values are: sealed L4 cells by blind index (no decryption)."""
     return _same(a, b)

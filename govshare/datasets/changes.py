@@ -23,13 +23,13 @@ from django.utils import timezone
 from govshare.audit.services import record_event
 from govshare.catalog.models import Resource
 from govshare.core.errors import Conflict, ValidationFailed
-from govshare.datasets import hooks
+from govshare.datasets import hooks, sealing
 from govshare.datasets.changelog import clear_uncommitted, records_by_key, same_record, walk_generation
 from govshare.datasets.choices import BatchKind, ChangeOp, UploadStatus
 from govshare.datasets.models import ChangeBatch, Dataset, DatasetChange, DatasetRecord, DatasetUpload
 from govshare.datasets.parsers import HeaderMap, dict_rows, problem
 from govshare.datasets.services import BatchInfo, load_rows, require_provider_side
-from govshare.datasets.validation import CellError, RowValidator, build_checker, columns_for
+from govshare.datasets.validation import CellError, Column, RowValidator, build_checker, columns_for
 
 DEFAULT_MAX_BATCH_ROWS = 10_000
 MAX_REPORTED_PROBLEMS = 100
@@ -126,6 +126,12 @@ def apply_batch(
                                field="upserts" if any(p.get("field") != "deletes" for p in problems) else "deletes",
                                details={"problems": problems[:MAX_REPORTED_PROBLEMS], "count": len(problems)})
     stale = timezone.now() - dt.timedelta(seconds=int(settings.GOVSHARE.get("UPLOAD_STALE_SECONDS", 3600)))
+    current = sealing.profile_for(node=sealing.node_code(dataset.node_id), columns=columns)
+    # Seal before taking the lock (the data key is fetched and cached outside the transaction); re-sealed
+    # inside only if a concurrent full load changed how the live generation treats the key.
+    recorded = Dataset.objects.filter(pk=dataset.pk).values_list("sealing", "generation").get()
+    profile = sealing.Profile.from_json(recorded[0]).for_batch(current, has_data=bool(recorded[1]))
+    sealed = _seal(profile, records)
     with transaction.atomic():
         locked = Dataset.objects.select_for_update().get(pk=dataset.pk)
         replay = ChangeBatch.objects.filter(dataset=locked, batch_id=batch_id).first()
@@ -135,9 +141,16 @@ def apply_batch(
             raise Conflict("该数据集正在全量上传，请稍后重试该批次 (a full load is staging; retry the batch later)",
                            details={"batch_id": batch_id})
         clear_uncommitted(locked.pk, locked.last_seq)
+        had_data = bool(locked.generation)
         if not locked.generation:  # the first data of a mounted dataset may come as a batch
             locked.generation = 1
-        batch = _write(locked, records, keys, batch_id=batch_id, kind=kind, source=source)
+        held = sealing.Profile.from_json(locked.sealing) if had_data else sealing.Profile()
+        live = held.for_batch(current, has_data=had_data)
+        if live != profile:
+            profile, sealed = live, _seal(live, records)
+        locked.sealing = held.merged(profile).to_json()
+        batch = _write(locked, sealed, [profile.stored_key(k) for k in keys], batch_id=batch_id, kind=kind,
+                       source=source)
         record_event(actor=actor, action="dataset.batch_applied", target_type="dataset", target_id=str(locked.pk),
                      data={"batch_id": batch_id, "kind": kind, "source": source[:200],
                            "first_seq": batch.first_seq, "last_seq": batch.last_seq, "inserted": batch.inserted,
@@ -187,9 +200,17 @@ def _delete_keys(raw: list[str], check: Any, upsert_keys: set[str]) -> tuple[lis
     return list(dict.fromkeys(keys)), problems
 
 
+def _seal(profile: sealing.Profile, records: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Validated records by plaintext key -> sealed records by stored key."""
+    if not profile.active:
+        return records
+    return dict(sealing.seal_record(profile, key, data) for key, data in records.items())
+
+
 def _write(locked: Dataset, records: dict[str, dict[str, Any]], delete_keys: list[str], *, batch_id: str,
            kind: str, source: str) -> ChangeBatch:
-    """Inside the dataset's lock: write records and numbered changes, move ``last_seq``."""
+    """Inside the dataset's lock: write records and numbered changes, move ``last_seq``. Keys are stored keys and
+    records sealed (:mod:`.sealing`)."""
     current = records_by_key(locked.pk, locked.generation, [*records, *delete_keys])
     seq = locked.last_seq
     changes: list[DatasetChange] = []
@@ -226,7 +247,7 @@ def _write(locked: Dataset, records: dict[str, dict[str, Any]], delete_keys: lis
     locked.last_seq = seq
     locked.row_count = max(0, locked.row_count + len(inserts) - len(deleted))
     locked.last_received_at = now
-    locked.save(update_fields=["generation", "last_seq", "row_count", "last_received_at", "updated_at"])
+    locked.save(update_fields=["generation", "last_seq", "row_count", "last_received_at", "sealing", "updated_at"])
     return batch
 
 
@@ -275,7 +296,8 @@ def current_seq(dataset: Dataset | Any) -> int:
 
 
 def changes_since(*, dataset: Dataset | Any, after: int, limit: int) -> list[Change]:
-    """Committed changes with ``seq > after``, in sequence order, at most ``limit``."""
+    """Committed changes with ``seq > after``, in sequence order, at most ``limit``; plaintext (sealed L4 values
+    opened, the plaintext key given back when the key item is sealed)."""
     pk = dataset.pk if isinstance(dataset, Dataset) else dataset
     committed = current_seq(pk)
     if after >= committed or limit <= 0:
@@ -288,34 +310,92 @@ def changes_since(*, dataset: Dataset | Any, after: int, limit: int) -> list[Cha
                    .order_by("first_seq").values_list("first_seq", "last_seq", "batch_id"))
     out: list[Change] = []
     b = 0
-    for seq, key, op, data, old, created in rows:
+    for seq, stored_key, op, stored_data, stored_old, created in rows:
         while b < len(batches) and batches[b][1] < seq:
             b += 1
         batch_id = batches[b][2] if b < len(batches) and batches[b][0] <= seq else ""
+        key, data, old = sealing.open_change(stored_key, stored_data, stored_old)
         out.append(Change(seq=seq, key=key, op=op, data=data, old=old, batch_id=batch_id, created_at=created))
     return out
 
 
+def _live(dataset: Dataset | Any) -> tuple[Any, int, sealing.Profile]:
+    pk = dataset.pk if isinstance(dataset, Dataset) else dataset
+    generation, profile = Dataset.objects.filter(pk=pk).values_list("generation", "sealing").get()
+    return pk, int(generation), sealing.Profile.from_json(profile)
+
+
 def live_records(*, dataset: Dataset, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
-    generation = Dataset.objects.filter(pk=dataset.pk).values_list("generation", flat=True).get()
-    return records_by_key(dataset.pk, generation, list(keys)) if generation else {}
+    """The live records with these (plaintext) keys, opened: {key: record}."""
+    pk, generation, profile = _live(dataset)
+    if not generation:
+        return {}
+    stored = profile.stored_keys(keys) if profile.key else None
+    found = records_by_key(pk, generation, list(stored) if stored is not None else list(keys))
+    out: dict[str, dict[str, Any]] = {}
+    for stored_key, data in found.items():
+        key, record = sealing.open_record(stored_key, data)
+        out[key] = record or {}
+    return out
 
 
 def iter_live_records(*, dataset: Dataset, after_key: str | None = None, batch: int = 1000
                       ) -> Iterator[tuple[str, dict[str, Any]]]:
-    """The live records in key order (the database's order), after ``after_key``."""
-    generation = Dataset.objects.filter(pk=dataset.pk).values_list("generation", flat=True).get()
+    """The live records, opened, in the database's order of stored keys (the blind index's order when the key
+    item is sealed), after the record with key ``after_key``."""
+    pk, generation, profile = _live(dataset)
     if not generation:
         return
-    qs = DatasetRecord.objects.filter(dataset_id=dataset.pk, generation=generation).order_by("key")
-    after = after_key
+    qs = DatasetRecord.objects.filter(dataset_id=pk, generation=generation).order_by("key")
+    after = profile.stored_key(after_key) if after_key is not None else None
     while True:
         page = list((qs.filter(key__gt=after) if after is not None else qs).values_list("key", "data")[:batch])
         if not page:
             return
-        yield from page
+        for stored_key, data in page:
+            key, record = sealing.open_record(stored_key, data)
+            yield key, record or {}
         after = page[-1][0]
 
 
-__all__ = ["BatchResult", "Change", "apply_batch", "changes_since", "current_seq", "iter_live_records",
-           "live_records", "replace_rows", "walk_generation"]
+def find_by_sealed_value(*, dataset: Dataset, column: str, value: Any, limit: int = 100
+                         ) -> dict[str, dict[str, Any]]:
+    """The live records whose ``column`` holds ``value``, opened: {key: record}, at most ``limit``.
+
+    ``value`` is normalised by the column's validator first (as on load); a value the validator refuses matches
+    nothing. On a sealed (L4) column the lookup compares blind indexes: through the (dataset, generation, key)
+    index when the column is the sealed key, else a JSON-path comparison within the dataset's live generation.
+    On a plain column it compares the stored value. An unknown column raises :class:`ValidationFailed`."""
+    resource = _resource(dataset)
+    columns = {c.column_name: c for c in columns_for(resource)}
+    col: Column | None = columns.get(column)
+    pk, generation, profile = _live(dataset)
+    if col is None and column not in profile.columns:
+        raise ValidationFailed(f"资源没有信息项 {column} (no such item)", field="column")
+    if not generation or value is None:
+        return {}
+    if col is not None:
+        try:
+            normalised = build_checker(col)(value)
+        except (CellError, ValueError):
+            return {}
+    else:
+        normalised = str(value)
+    if normalised is None:
+        return {}
+    qs = DatasetRecord.objects.filter(dataset_id=pk, generation=generation)
+    if column == profile.key:
+        qs = qs.filter(key=profile.stored_key(normalised))
+    elif column in profile.columns:
+        qs = qs.filter(**{f"data__{column}__{sealing.CELL_INDEX}": profile.index(column, normalised)})
+    else:
+        qs = qs.filter(**{f"data__{column}": normalised})
+    out: dict[str, dict[str, Any]] = {}
+    for stored_key, data in qs.order_by("key").values_list("key", "data")[:max(1, limit)]:
+        key, record = sealing.open_record(stored_key, data)
+        out[key] = record or {}
+    return out
+
+
+__all__ = ["BatchResult", "Change", "apply_batch", "changes_since", "current_seq", "find_by_sealed_value",
+           "iter_live_records", "live_records", "replace_rows", "walk_generation"]

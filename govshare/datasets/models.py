@@ -1,6 +1,8 @@
 """Datasets held by the platform and mounted (挂接) to catalog resources, and their change log.
 
-Rows live in one platform-managed table keyed by (dataset, generation, key). An upload writes a new
+Rows live in one platform-managed table keyed by (dataset, generation, key). Values of L4 items are stored
+sealed (SM4 ciphertext plus a blind index, :mod:`govshare.datasets.sealing`) in ``DatasetRecord.data`` and in
+the change log alike; when the key item itself is L4 the stored ``key`` is its blind index. An upload writes a new
 generation in chunks (its staging area); when every row validates, the dataset's ``generation``
 pointer is switched in one short transaction (all-or-nothing, and the single SQLite writer is never
 held for the whole load); rows of older generations are then deleted.
@@ -27,6 +29,9 @@ class Dataset(NodeOwnedModel):
     last_seq = models.BigIntegerField(default=0, help_text="the highest committed change sequence number")
     last_received_at = models.DateTimeField(
         null=True, blank=True, help_text="when data last arrived (upload, batch or pull), changed or not")
+    sealing = models.JSONField(
+        default=dict, blank=True,
+        help_text="how L4 items of the live data are sealed (govshare.datasets.sealing.Profile); {} = none")
 
     class Meta:
         verbose_name = "数据集"

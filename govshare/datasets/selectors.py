@@ -14,7 +14,8 @@ from govshare.catalog.choices import UpdateCycle
 from govshare.catalog.models import Resource
 from govshare.catalog.selectors import resources_visible_to
 from govshare.core.errors import NotFound, PermissionDenied
-from govshare.datasets.changes import Change, changes_since
+from govshare.datasets import sealing
+from govshare.datasets.changes import Change, changes_since, find_by_sealed_value
 from govshare.datasets.models import ChangeBatch, Dataset, DatasetRecord, DatasetUpload
 from govshare.datasets.services import is_provider_side
 
@@ -68,7 +69,22 @@ def records_page(user: Any, dataset: Dataset, *, limit: int = 20,
     rows = list(qs.order_by("key").values_list("key", "data")[: limit + 1])
     more = len(rows) > limit
     rows = rows[:limit]
-    return [{"key": k, "data": d} for k, d in rows], (rows[-1][0] if more else None)
+    out = []
+    for stored_key, data in rows:  # L4 values opened; the cursor stays the stored key
+        key, record = sealing.open_record(stored_key, data)
+        out.append({"key": key, "data": record or {}})
+    return out, (rows[-1][0] if more else None)
+
+
+def find_records(user: Any, dataset: Dataset, *, column: str, value: str,
+                 limit: int = 20) -> list[dict[str, Any]]:
+    """The provider looks its own live records up by one item's value, an L4 (sealed) item included: the lookup
+    goes through the blind index (:func:`govshare.datasets.changes.find_by_sealed_value`)."""
+    if not can_manage(user, dataset):
+        raise PermissionDenied("只有提供部门可以查询数据 (provider department only)")
+    found = find_by_sealed_value(dataset=dataset, column=column, value=value,
+                                 limit=max(1, min(limit, MAX_PREVIEW_ROWS)))
+    return [{"key": k, "data": d} for k, d in found.items()]
 
 
 def mounted_ratio_by_department(user: Any) -> list[dict[str, Any]]:

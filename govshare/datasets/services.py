@@ -34,7 +34,7 @@ from govshare.audit.choices import Result
 from govshare.audit.services import record_event
 from govshare.catalog.models import Resource
 from govshare.core.errors import Conflict, PermissionDenied, ValidationFailed
-from govshare.datasets import hooks
+from govshare.datasets import hooks, sealing
 from govshare.datasets.changelog import ChangeWriter, clear_uncommitted, diff_generations
 from govshare.datasets.choices import BatchKind, UploadStatus
 from govshare.datasets.models import ChangeBatch, Dataset, DatasetRecord, DatasetUpload
@@ -293,7 +293,9 @@ def _ingest(
     key_name = columns[key_index].column_name
     names = [c.column_name for c in columns]
     seen: dict[str, int] = {}  # key -> first row (duplicates); ~100 bytes per row
-    chunk: list[tuple[str, dict[str, str | None]]] = []
+    chunk: list[tuple[str, dict[str, Any]]] = []
+    # L4 items are sealed before they are written (govshare.datasets.sealing); the switch records the profile.
+    profile = sealing.profile_for(node=sealing.node_code(dataset.node_id), columns=columns)
     total = written = 0
     writer = _StagingWriter(dataset.pk, up.generation)
     try:
@@ -317,7 +319,7 @@ def _ingest(
             if report.count:
                 continue  # the upload will be rejected: keep validating, stop writing
             assert key is not None  # the key item is required: a missing key is a problem above
-            chunk.append((key, data))
+            chunk.append(sealing.seal_record(profile, key, data))
             if len(chunk) >= chunk_rows:
                 written += len(chunk)
                 writer.write(up, chunk, written)
@@ -336,7 +338,7 @@ def _ingest(
         raise
     if report.count:
         return _reject(actor, dataset, up, report, total, size)
-    return _apply(actor, dataset, up, total, size, batch)
+    return _apply(actor, dataset, up, total, size, batch, profile)
 
 
 class _StagingWriter:
@@ -363,7 +365,7 @@ class _StagingWriter:
         self.dataset = meta.get_field("dataset").get_db_prep_save(dataset_id, self.connection)
         self.generation = generation
 
-    def write(self, up: DatasetUpload, rows: list[tuple[str, dict[str, str | None]]], written: int) -> None:
+    def write(self, up: DatasetUpload, rows: list[tuple[str, dict[str, Any]]], written: int) -> None:
         ds, gen = self.dataset, self.generation
         with transaction.atomic(using=self.connection.alias):
             with self.connection.cursor() as cursor:
@@ -390,13 +392,14 @@ def _event_data(up: DatasetUpload, total: int, size: int | None) -> dict[str, An
 
 
 def _apply(actor: Any, dataset: Dataset, up: DatasetUpload, total: int, size: int | None,
-           batch: BatchInfo) -> DatasetUpload:
+           batch: BatchInfo, profile: sealing.Profile) -> DatasetUpload:
     try:
         base, live = Dataset.objects.filter(pk=dataset.pk).values_list("last_seq", "generation").get()
         chunk = _setting("UPLOAD_CHUNK_ROWS", DEFAULT_CHUNK_ROWS)
         writer = ChangeWriter(dataset.pk, base + 1, chunk)
         diff_generations(dataset.pk, old=live, new=up.generation, writer=writer, chunk=chunk)
-        locked, conflict = _swap(actor, dataset, up, total, size, batch=batch, base=base, writer=writer)
+        locked, conflict = _swap(actor, dataset, up, total, size, batch=batch, base=base, writer=writer,
+                                 profile=profile)
     except BaseException:
         _fail(actor, dataset, up, total)  # nothing was switched: the staged rows go
         raise
@@ -405,7 +408,8 @@ def _apply(actor: Any, dataset: Dataset, up: DatasetUpload, total: int, size: in
         clear_uncommitted(dataset.pk, locked.last_seq)
         raise Conflict("上传已被判定为中断并取消，请重新上传 (the upload was cancelled as abandoned; upload again)",
                        details={"upload_id": str(up.pk)})
-    for attr in ("generation", "row_count", "last_loaded_at", "resource_version", "last_seq", "last_received_at"):
+    for attr in ("generation", "row_count", "last_loaded_at", "resource_version", "last_seq", "last_received_at",
+                 "sealing"):
         setattr(dataset, attr, getattr(locked, attr))
     try:
         _purge_old_generations(dataset.pk, below=up.generation)
@@ -415,7 +419,7 @@ def _apply(actor: Any, dataset: Dataset, up: DatasetUpload, total: int, size: in
 
 
 def _swap(actor: Any, dataset: Dataset, up: DatasetUpload, total: int, size: int | None, *,
-          batch: BatchInfo, base: int, writer: ChangeWriter) -> tuple[Dataset, bool]:
+          batch: BatchInfo, base: int, writer: ChangeWriter, profile: sealing.Profile) -> tuple[Dataset, bool]:
     """Switch the live generation, commit its changes and record the event, in one short transaction.
     Returns (dataset, conflict)."""
     now = timezone.now()
@@ -434,8 +438,9 @@ def _swap(actor: Any, dataset: Dataset, up: DatasetUpload, total: int, size: int
             locked.last_loaded_at = locked.last_received_at = now
             locked.resource_version = up.resource_version
             locked.last_seq = base + counts.changes
+            locked.sealing = profile.to_json()
             locked.save(update_fields=["generation", "row_count", "last_loaded_at", "resource_version",
-                                       "last_seq", "last_received_at", "updated_at"])
+                                       "last_seq", "last_received_at", "sealing", "updated_at"])
             ChangeBatch.objects.create(
                 dataset=locked, batch_id=batch.batch_id[:120], kind=batch.kind, source=batch.source[:200],
                 first_seq=base + 1, last_seq=base + counts.changes, inserted=counts.inserted,
@@ -531,3 +536,11 @@ def log_preview(*, actor: Any, dataset: Dataset, rows: int) -> None:
     with transaction.atomic():
         record_event(actor=actor, action="dataset.previewed", target_type="dataset", target_id=str(dataset.pk),
                      data={"rows": rows, "generation": dataset.generation})
+
+
+def log_lookup(*, actor: Any, dataset: Dataset, column: str, rows: int) -> None:
+    """Audit that the provider looked its own records up by an item's value (the value is not logged: it may be
+    an L4 value; the audit records which item and how many records matched)."""
+    with transaction.atomic():
+        record_event(actor=actor, action="dataset.looked_up", target_type="dataset", target_id=str(dataset.pk),
+                     data={"column": column[:64], "rows": rows, "generation": dataset.generation})

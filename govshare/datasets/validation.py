@@ -66,6 +66,7 @@ class Column:
     validator: str = ""
     pattern: str = ""
     enum_values: tuple[Any, ...] = ()
+    level: int = 1  # sensitivity L1-L4: the item's, never below its data element's (L4 is sealed at rest)
 
 
 def columns_for(resource: Resource) -> list[Column]:
@@ -84,6 +85,7 @@ def columns_for(resource: Resource) -> list[Column]:
             is_key=bool(item.get("is_key")), element_code=str(item["element_code"]),
             element_name=el.name if el else "", validator=el.validator if el else "",
             pattern=el.format if el else "", enum_values=tuple(el.enum_values or ()) if el else (),
+            level=max(int(item.get("sensitivity") or 1), int(el.sensitivity or 1) if el else 1),
         ))
     return out
 

@@ -363,6 +363,9 @@ def _dataset_rules() -> dict[tuple[str, str], list[Rule]]:
             lambda w: ("get", f"{d}/{w.dataset_id}/uploads", None), gate(everyone_sees, upload_readers, 200))],
         ("GET", "/datasets/{dataset_id}/records"): [Rule(
             lambda w: ("get", f"{d}/{w.dataset_id}/records", None), gate(everyone_sees, provider_side, 200))],
+        ("GET", "/datasets/{dataset_id}/records/lookup"): [Rule(
+            lambda w: ("get", f"{d}/{w.dataset_id}/records/lookup?column=person_name&value=李四", None),
+            gate(everyone_sees, provider_side, 200))],
         ("GET", "/datasets/freshness"): [Rule(lambda w: ("get", f"{d}/freshness", None), signed_in(200))],
         ("POST", "/datasets/{dataset_id}/batches"): [Rule(
             lambda w: ("post", f"{d}/{w.dataset_id}/batches", {"batch_id": "matrix", "deletes": []}),

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from django.utils import timezone
 
 from govshare.core.crypto import hkdf_sm3, hmac_sm3_hex
+from govshare.datasets import sealing
 from govshare.datasets.models import Dataset, DatasetRecord
 from govshare.exchange.choices import ExchangeMode, GrantStatus, ItemMode, SuspensionScope
 from govshare.exchange.dataplane import records
@@ -101,7 +102,7 @@ def project_change(grant: GrantInfo, change: ChangeLike) -> tuple[str, str, dict
 @dataclass(frozen=True)
 class SnapshotPage:
     records: list[tuple[str, dict[str, Any]]]  # (real key, projected data); the caller maps keys for delivery
-    end_key: str | None  # the last key examined (the next page starts after it); None when nothing was examined
+    end_key: str | None  # the last stored key examined (the next page starts after it); None when nothing was examined
     final: bool  # no live record after end_key
 
 
@@ -115,7 +116,7 @@ def snapshot_page(grant: GrantInfo, *, dataset_id: Any, after_key: str | None, w
     if not generation or grant.row_filter_broken:
         return SnapshotPage([], end_key, True)
     base = (DatasetRecord.objects.filter(dataset_id=dataset_id, generation=generation)
-            .filter(grant.row_filter.to_django_q()).order_by("key"))
+            .filter(sealing.prefilter(grant.row_filter, records.sealed_columns(grant.resource))).order_by("key"))
     bounded = base.filter(key__lte=end_key) if end_key is not None else base
     found: list[tuple[str, dict[str, Any]]] = []
     last = after_key
@@ -123,10 +124,11 @@ def snapshot_page(grant: GrantInfo, *, dataset_id: Any, after_key: str | None, w
     chunk = 500 if end_key is not None else max(1, min(500, want))
     while True:
         rows = list((bounded.filter(key__gt=last) if last is not None else bounded).values_list("key", "data")[:chunk])
-        for key, data in rows:
+        for stored_key, data in rows:
             scanned += 1
-            last = key
-            record = dict(data) if isinstance(data, Mapping) else {}
+            last = stored_key
+            key, opened = sealing.open_record(stored_key, data)  # L4 values opened; paging stays on stored keys
+            record = opened or {}
             if grant.matches(record):
                 found.append((key, project_record(grant, record)))
             if end_key is None and (len(found) >= want or scanned >= budget):

@@ -3,11 +3,16 @@ a record to what a grant may see (plain, masked by the data element's mask, veri
 
 Every path goes through :meth:`GrantInfo.matches` (the grant's row filter, :meth:`rowfilter.RowFilter.matches`):
 a record outside the filter is treated exactly like a missing one by query, verify and file alike.
+
+Stored rows are opened by :mod:`govshare.datasets.sealing` (L4 values are sealed at rest) before anything else
+sees them; a row filter that reads an L4 item is not pushed down to the database (it holds ciphertext there)
+but still applied, by ``matches``, to the opened record. When the key item is L4 the stored key is its blind
+index: key lookups index the requested keys, records come back under their plaintext keys, and scan cursors
+hold stored keys (they are opaque).
 """
 
 from __future__ import annotations
 
-import json
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -15,6 +20,7 @@ from typing import Any
 from django.db import connection
 
 from govshare.core.masking import MaskError, mask
+from govshare.datasets import sealing
 from govshare.datasets.models import Dataset, DatasetRecord
 from govshare.exchange import rowfilter
 from govshare.exchange.choices import ItemMode
@@ -37,11 +43,20 @@ def normalize_key(value: str, resource: Resource) -> str:
     return key.upper() if column is not None and column.identifier else key
 
 
-def _decode(data: Any) -> Record:
-    if isinstance(data, str):
-        decoded = json.loads(data)
-        return decoded if isinstance(decoded, dict) else {}
-    return dict(data) if isinstance(data, Mapping) else {}
+def sealed_columns(resource: Resource) -> frozenset[str]:
+    """The resource's L4 items (stored sealed)."""
+    return frozenset(c.name for c in resource.columns.values() if c.level >= sealing.L4)
+
+
+def _stored_keys(resource: Resource, keys: Sequence[str]) -> list[str]:
+    """The keys to look up: the blind indexes too when the key item is L4 and its dataset stores them so (one
+    more indexed query, on L4 resources only)."""
+    column = resource.columns.get(resource.key_column)
+    if column is None or column.level < sealing.L4:
+        return list(keys)
+    raw = Dataset.objects.filter(resource_id=resource.id).values_list("sealing", flat=True).first()
+    profile = sealing.Profile.from_json(raw)
+    return [*keys, *profile.stored_keys(keys)] if profile.key else list(keys)
 
 
 def fetch_by_keys(grant: GrantInfo, keys: Sequence[str]) -> dict[str, Record]:
@@ -49,14 +64,15 @@ def fetch_by_keys(grant: GrantInfo, keys: Sequence[str]) -> dict[str, Record]:
     on (dataset, generation, key). Records outside the filter are left out, as if missing."""
     if not keys:
         return {}
-    sql = _LOOKUP_SQL.format(", ".join(["%s"] * len(keys)))
+    lookup = _stored_keys(grant.resource, keys)
+    sql = _LOOKUP_SQL.format(", ".join(["%s"] * len(lookup)))
     with connection.cursor() as cursor:
-        cursor.execute(sql, [grant.resource.db_id, *keys])
+        cursor.execute(sql, [grant.resource.db_id, *lookup])
         rows = cursor.fetchall()
     out: dict[str, Record] = {}
-    for key, data in rows:
-        record = _decode(data)
-        if grant.matches(record):
+    for stored_key, data in rows:
+        key, record = sealing.open_record(stored_key, data)
+        if record is not None and grant.matches(record):
             out[key] = record
     return out
 
@@ -72,15 +88,17 @@ def live_dataset(resource: Resource) -> tuple[Any, int] | None:
 def scan(grant: GrantInfo, *, extra: rowfilter.RowFilter | None, after: str | None, want: int, budget: int,
          batch: int = 500, dataset: tuple[Any, int] | None = None) -> tuple[list[tuple[str, Record]], str | None]:
     """Up to ``want`` records in key order after ``after`` that pass the grant's filter and ``extra``, reading at
-    most about ``budget`` rows. Returns the records and the key to continue after (``None`` at the end)."""
+    most about ``budget`` rows. Returns the records (plaintext keys) and the stored key to continue after
+    (``None`` at the end)."""
     if grant.row_filter_broken:
         return [], None
     ds = dataset or live_dataset(grant.resource)
     if ds is None:
         return [], None
-    q = grant.row_filter.to_django_q()
+    sealed = sealed_columns(grant.resource)
+    q = sealing.prefilter(grant.row_filter, sealed)
     if extra is not None:
-        q &= extra.to_django_q()
+        q &= sealing.prefilter(extra, sealed)
     base = DatasetRecord.objects.filter(dataset_id=ds[0], generation=ds[1]).filter(q).order_by("key")
     found: list[tuple[str, Record]] = []
     scanned = 0
@@ -89,14 +107,15 @@ def scan(grant: GrantInfo, *, extra: rowfilter.RowFilter | None, after: str | No
         qs = base.filter(key__gt=last) if last is not None else base
         size = max(1, min(batch, budget - scanned, (want - len(found)) * 4 + 16))
         rows = list(qs.values_list("key", "data")[:size])
-        for key, data in rows:
+        for stored_key, data in rows:
             scanned += 1
-            last = key
-            record = _decode(data)
+            last = stored_key
+            key, opened = sealing.open_record(stored_key, data)
+            record = opened or {}
             if grant.matches(record) and (extra is None or extra.matches(record)):
                 found.append((key, record))
                 if len(found) >= want:
-                    return found, key
+                    return found, stored_key
         if len(rows) < size:
             return found, None
         if scanned >= budget:

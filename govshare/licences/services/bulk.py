@@ -18,6 +18,7 @@ from django.db import transaction
 from govshare.audit.services import record_event
 from govshare.core.errors import Conflict, DomainError, ValidationFailed
 from govshare.datasets.models import Dataset, DatasetRecord
+from govshare.datasets.sealing import open_record
 from govshare.licences.models import Licence, LicenceType
 from govshare.licences.payload import normalise_holder_id
 from govshare.licences.services.common import is_platform
@@ -141,17 +142,19 @@ def bulk_issue(*, actor: Any, licence_type: LicenceType, dataset: Dataset, mappi
                     .order_by("key").values_list("key", "data")[:PAGE])
         if not page:
             break
-        after = page[-1][0]
+        after = page[-1][0]  # the stored key (the blind index when the key item is L4): the scan's cursor
+        # L4 items are sealed at rest: read the rows through the datasets codec, like every other reader.
+        opened = [open_record(stored, data) for stored, data in page]
         done = set(Licence.objects.filter(licence_type=licence_type, source_dataset=dataset,
-                                          source_key__in=[k for k, _ in page]).values_list("source_key", flat=True))
+                                          source_key__in=[k for k, _ in opened]).values_list("source_key", flat=True))
         with transaction.atomic():
-            for key, data in page:
+            for key, data in opened:
                 result.rows += 1
                 if key in done:
                     result.skipped += 1
                     continue
                 try:
-                    spec = _spec(data, mapping)
+                    spec = _spec(data or {}, mapping)
                     if _already_issued(licence_type, spec):
                         result.skipped += 1
                         continue
