@@ -36,7 +36,7 @@ from govshare.demo.companies import company_rows
 from govshare.demo.exchange import VerifyExample, build_exchange, seal_audit, verify_example
 from govshare.demo.people import people_rows
 from govshare.demo.resource_center import build_resource_center
-from govshare.demo.small import hospital_rows, penalty_rows, property_rows, school_rows
+from govshare.demo.small import hospital_rows, penalty_rows, pension_rows, property_rows, school_rows
 from govshare.demo.traffic import make_calls
 from govshare.exchange.models import Application, Grant
 from govshare.organizations.holidays import seed_holidays, supported_seed_years
@@ -262,6 +262,8 @@ def _rows(kind: str, people: int, companies: int) -> Iterable[dict[str, str]]:
         return property_rows(min(3000, people // 4), people=people)
     if kind == "penalties":
         return penalty_rows(min(400, companies // 5), companies=companies)
+    if kind == "pensions":
+        return pension_rows(min(2000, max(people // 20, 50)), people=people)
     if kind == "hospitals":
         return hospital_rows()
     if kind == "schools":

@@ -47,6 +47,8 @@ class DeptDef:
 
 DEPARTMENTS: tuple[DeptDef, ...] = (
     DeptDef("zsj", "潮州市政务服务和数据管理局", "市政数局", CITY_CODE, "MB2C0871", data_office=True),
+    # The 政务服务中心 runs the service hall; as a consumer of the base libraries it must not be their provider.
+    DeptDef("zwfw", "潮州市政务服务中心", "市政务服务中心", CITY_CODE, "MB2C0898"),
     DeptDef("gaj", "潮州市公安局", "市公安局", CITY_CODE, "00708101"),
     DeptDef("scjg", "潮州市市场监督管理局", "市市场监管局", CITY_CODE, "MB2C0102"),
     DeptDef("rsj", "潮州市人力资源和社会保障局", "市人社局", CITY_CODE, "00708207"),
@@ -101,8 +103,8 @@ USERS: tuple[UserDef, ...] = (
     UserDef("secadmin", "sec_admin", CITY_CODE, None, "安全管理员"),
     UserDef("auditadmin", "audit_admin", CITY_CODE, "sjj", "审计管理员"),
     *_dept_users(),
-    UserDef("chuangkou01", "window_clerk", CITY_CODE, "zsj", "市政务服务中心 综合窗口01"),
-    UserDef("chuangkou02", "window_clerk", CITY_CODE, "zsj", "市政务服务中心 综合窗口02"),
+    UserDef("chuangkou01", "window_clerk", CITY_CODE, "zwfw", "市政务服务中心 综合窗口01"),
+    UserDef("chuangkou02", "window_clerk", CITY_CODE, "zwfw", "市政务服务中心 综合窗口02"),
 )
 
 
@@ -117,7 +119,7 @@ class SystemDef:
 SYSTEMS: tuple[SystemDef, ...] = (
     SystemDef("zsj", "一网通办受理平台", "政务服务事项统一受理、办件流转和“好差评”", credential=True),
     SystemDef("zsj", "电子证照库系统", "电子证照归集、签发、用证核验"),
-    SystemDef("zsj", "政务服务大厅综合窗口系统", "“一窗通办”综合受理与叫号"),
+    SystemDef("zwfw", "政务服务大厅综合窗口系统", "“一窗通办”综合受理与叫号"),
     SystemDef("gaj", "人口综合管理系统", "户籍、居住证、流动人口管理"),
     SystemDef("gaj", "出入境管理系统", "出入境证件受理与签发"),
     SystemDef("scjg", "市场主体登记注册系统", "企业、个体工商户、农民专业合作社登记"),

@@ -1,5 +1,6 @@
 """Demo resource center (资源中心): base libraries fused from several departments, the licence library with its
-事项 → 材料 mapping, quality rules and disputes in every state, a provider connector pulling from a demo 前置库, and
+事项 → 材料 mapping, the service hall window system's grants on the 人口 and 法人 libraries (the facts of the
+窗口受理 page), quality rules and disputes in every state, a provider connector pulling from a demo 前置库, and
 two subscriptions (a webhook to the demo receiver and a table sink into a demo consumer 前置库).
 
 Each part has its own builder in its app (``<app>/demo.py``, tested there); this module only wires them into the
@@ -18,6 +19,7 @@ from django.utils import timezone
 
 from govshare.accounts.models import User
 from govshare.baselibs.demo import build_demo_baselibs
+from govshare.baselibs.models import BaseLibrary
 from govshare.catalog.models import Resource
 from govshare.connectors.demo import build_demo_connector
 from govshare.datasets.models import Dataset
@@ -51,13 +53,12 @@ def _user(**filters: Any) -> User:
     return user
 
 
-def _subscription_grant(resource_name: str, system_name: str, items: dict[str, str], purpose: str) -> Grant:
-    """A consumer applies for 订阅 (subscription) and, for a conditional resource, the provider approves."""
-    resource = Resource.objects.select_related("published_version").get(name=resource_name)
-    system = InformationSystem.objects.select_related("department").get(name=system_name)
+def _approved_grant(resource: Resource, system: InformationSystem, items: dict[str, str], modes: list[str],
+                    purpose: str) -> Grant:
+    """A consumer of the system's department applies and every review stage approves, through the services."""
     consumer = _user(department=system.department, role="consumer")
     app = submit_application(
-        actor=consumer, resource=resource, system=system, items=list(items), modes=["query", "subscription"],
+        actor=consumer, resource=resource, system=system, items=list(items), modes=modes,
         purpose=purpose, legal_basis="《广东省政务数据资源共享管理办法》",
         valid_to=timezone.localdate() + dt.timedelta(days=365))
     if app.status == ApplicationStatus.INTERNAL_REVIEW:  # the city turned 部门内部审核 on in the exchange demo
@@ -69,6 +70,40 @@ def _subscription_grant(resource_name: str, system_name: str, items: dict[str, s
         app = act(actor=_user(department_id=resource.provider_id, role="provider"), application=app,
                   action="approve", decision=Decision(items=items))
     return Grant.objects.get(application=Application.objects.get(pk=app.pk))
+
+
+def _subscription_grant(resource_name: str, system_name: str, items: dict[str, str], purpose: str) -> Grant:
+    """A consumer applies for 订阅 (subscription) and, for a conditional resource, the provider approves."""
+    resource = Resource.objects.select_related("published_version").get(name=resource_name)
+    system = InformationSystem.objects.select_related("department").get(name=system_name)
+    return _approved_grant(resource, system, items, ["query", "subscription"], purpose)
+
+
+# The service hall's window system reads the 人口 and 法人 base libraries for the window page (窗口受理): the
+# facts a clerk checks against the applicant's papers in clear, addresses masked, the mobile number verify-only.
+WINDOW_SYSTEM = "政务服务大厅综合窗口系统"
+WINDOW_ITEMS: dict[str, dict[str, str]] = {
+    "population": {"id_number": "plain", "person_name": "plain", "gender": "plain", "birth_date": "plain",
+                   "ethnicity": "plain", "household_address": "masked", "current_address": "masked",
+                   "phone": "verify_only"},
+    "legal_person": {"uscc": "plain", "org_name": "plain", "legal_representative": "masked",
+                     "registered_capital": "plain", "established_on": "plain", "registration_status": "plain",
+                     "org_address": "plain", "business_scope": "plain"},
+}
+WINDOW_PURPOSE = "政务服务大厅综合窗口受理办件时核对申请人（自然人、法人）的基础信息，减少群众和企业提交的证明材料"
+
+
+def _window_grants(node: Node, say: Say) -> None:
+    system = InformationSystem.objects.select_related("department").get(name=WINDOW_SYSTEM, node=node)
+    for code, items in WINDOW_ITEMS.items():
+        library = BaseLibrary.objects.select_related("resource__published_version").get(node=node, code=code)
+        if library.resource.provider_id == system.department_id:
+            # 本部门资源无需申请: the exchange refuses an application for the department's own resource
+            say(f"窗口基础库授权：{WINDOW_SYSTEM}与{library.name}同属{system.department.name}，无法申请共享，"
+                "窗口受理页面将提示“本窗口系统未获授权查询基础库”")
+            continue
+        grant = _approved_grant(library.resource, system, items, ["query"], WINDOW_PURPOSE)
+        say(f"窗口基础库授权：{WINDOW_SYSTEM} 查询{library.name}（{len(items)} 项，授权 {grant.pk}）")
 
 
 def _subscriptions(say: Say) -> None:
@@ -102,6 +137,7 @@ def build_resource_center(*, node: Node, departments: Mapping[str, Department], 
                               companies=company_slice, actor=office)
     say(f"电子证照：证照类型 {lic['types']} 种，证照 {lic['licences']} 张（注销 {lic['revoked']}），"
         f"事项 {lic['items']} 个，材料 {lic['materials']} 项")
+    _window_grants(node, say)
     disputes = build_demo_disputes(node=node, say=say)
     dataset = Dataset.objects.select_related("resource").get(resource__name=CONNECTOR_RESOURCE)
     provider = _user(department_id=dataset.resource.provider_id, role="provider")

@@ -62,6 +62,31 @@ def property_rows(count: int, *, people: int) -> Iterator[dict[str, str]]:
         }
 
 
+def _luhn_digit(body: str) -> str:
+    total = 0
+    for i, ch in enumerate(reversed(body)):
+        d = int(ch) * (2 if i % 2 == 0 else 1)
+        total += d - 9 if d > 9 else d
+    return str((10 - total % 10) % 10)
+
+
+def pension_rows(count: int, *, people: int) -> Iterator[dict[str, str]]:
+    """养老保险待遇发放: one month's payments to retirees among the first ``people`` residents. The payment account
+    (发放银行卡号, L4) is stored sealed with a blind index (docs/resource-center.md, "L4 加密存储与盲索引")."""
+    rnd = random.Random(445107)
+    cutoff = dt.date(1966, 1, 1)
+    made = 0
+    for person in generate_people(people):
+        if made >= count:
+            break
+        if person.birth_date >= cutoff:
+            continue
+        body = "622202" + "".join(str(rnd.randrange(10)) for _ in range(12))
+        made += 1
+        yield {"id_number": person.id_number, "person_name": person.name, "payment_month": "2026-11",
+               "payment_amount": f"{rnd.randrange(1800, 6500)}.00", "bank_card": body + _luhn_digit(body)}
+
+
 def penalty_rows(count: int, *, companies: int) -> Iterator[dict[str, str]]:
     """行政处罚: decisions of the 市场监督管理局 against companies among the first ``companies``."""
     rnd = random.Random(445104)

@@ -20,6 +20,7 @@ from govshare.accounts.choices import Role
 from govshare.core.api import paginate
 from govshare.core.errors import DomainError, TooManyRequests, ValidationFailed
 from govshare.core.identifiers import is_valid_resident_id, resident_id_birth_date, resident_id_gender
+from govshare.exchange.services import window as window_service
 from govshare.licences import selectors
 from govshare.licences.choices import UseChannel, VerifyStatus
 from govshare.licences.forms import VerifyForm, WindowLookupForm
@@ -82,7 +83,8 @@ def _next_query(request: HttpRequest, page: pages.Page) -> str:
 @pages.role_required(*WINDOW_ROLES)
 @require_http_methods(["GET", "POST"])
 def window(request: HttpRequest) -> HttpResponse:
-    """窗口受理: one 办件 — look the applicant up (用证记录, quota), show the licences and the materials."""
+    """窗口受理: one 办件 — look the applicant up (用证记录, quota), show the base-library facts the window
+    system's grant allows, the licences and the materials."""
     user: Any = request.user
     form = WindowLookupForm(request.POST if request.method == "POST" else None, items=selectors.items_visible_to(user))
     context: dict[str, Any] = {"form": form}
@@ -90,9 +92,12 @@ def window(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         holder_id = form.cleaned_data["holder"]
         item = form.cleaned_data["item"]
+        kind = "person" if is_valid_resident_id(holder_id) else "company"
         try:
-            found = lookup.window_lookup(actor=user, holder=holder_id, case_number=form.cleaned_data["case_number"],
-                                         item_code=item.code)
+            # one 办件 look-up: licences (用证记录, quota) and the base-library facts under the window grant
+            base = window_service.window_facts(actor=user, case_number=form.cleaned_data["case_number"],
+                                               item_code=item.code, holder_kind=kind, holder_key=holder_id)
+            found = base.lookup
             materials = items.check_materials(actor=user, item_code=item.code, holder=holder_id)
         except TooManyRequests as exc:
             status = 429
@@ -103,7 +108,8 @@ def window(request: HttpRequest) -> HttpResponse:
             pages.form_error(form, exc)
         else:
             context.update(item=item, use=found.use, licences=found.licences, materials=materials,
-                           waived=sum(1 for m in materials if m.waived), facts=_facts(holder_id, found))
+                           waived=sum(1 for m in materials if m.waived), facts=_facts(holder_id, found),
+                           base=base)
     context.update(used=_used_today(user), quota=lookup.clerk_daily_quota())
     return render(request, "licences/window.html", context, status=status)
 

@@ -203,3 +203,15 @@ def test_uses_list_pages_newest_first(lw: LicenceWorld, settings: Any) -> None:
     href = first.split('class="pager"><a href="')[1].split('"')[0].replace("&amp;", "&")
     second = c.get("/licences/uses/" + href).content.decode()
     assert "P-000" in second and "P-001" in second and f"P-{total - 1:03d}" not in second
+
+
+def test_window_page_without_a_base_library_still_serves_the_licences(lw: LicenceWorld) -> None:
+    marriage = lw.marry()
+    html = serve(client_for(lw.clerk), PERSON).content.decode()
+    start = html.index('id="base-facts"')
+    facts = html[start:html.index("</div>", start)]
+    assert "人口基础库信息" in facts and "本节点尚未建立该基础库，仅显示证照信息" in facts
+    assert marriage.number in html and LicenceUse.objects.count() == 1
+    event = AuditEvent.objects.get(action="window.facts")
+    assert (event.result, event.data["result"], event.data["case_number"]) == ("denied", "no_library", "BJ2026-000123")
+    assert AuditKeyRef.objects.filter(key_hmac=audit_key_hmac(PERSON), seq=event.seq).exists()
