@@ -49,7 +49,7 @@ from govshare.catalog.search import SORTS, displayed_fields, export_resources, s
 from govshare.catalog.search.engine import FACETS
 from govshare.core.errors import DomainError, ValidationFailed
 from govshare.core.masking import MASK_KINDS
-from govshare.portal import pages
+from govshare.portal import nav, pages
 from govshare.portal.pages import Column
 
 PROVIDER_ROLES = (Role.PROVIDER, Role.DEPT_ADMIN)
@@ -254,7 +254,7 @@ def _detail_context(request: HttpRequest, resource: Resource) -> dict[str, Any]:
         "examples": (selectors_pages.call_examples(resource, listed_items, request.build_absolute_uri("/").rstrip("/"))
                      if resource.is_listed else None),
         "may_apply": resource.is_listed and resource.share_type != ShareType.NONE
-        and getattr(user, "role", None) in (Role.CONSUMER, Role.DEPT_ADMIN, Role.PROVIDER)
+        and "exchange:apply" in nav.allowed(user)  # the apply page's own role rule
         and user.department_id != resource.provider_id,
         "data_types": dict(DataType.choices), "mask_kinds": dict(MASK_KINDS),
         "high_level": int(detail["sensitivity"] or 1) >= Sensitivity.L3,

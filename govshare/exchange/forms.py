@@ -22,6 +22,11 @@ def _choices(form: forms.Form, name: str) -> forms.ChoiceField:
     return field
 
 
+
+def _date_input() -> forms.DateInput:
+    # ISO format: an <input type="date"> cannot show the locale's 2027/12/07 and would arrive empty.
+    return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
 class ResourceLookupForm(forms.Form):
     resource = forms.CharField(label=_("信息资源代码"), max_length=64)
 
@@ -46,8 +51,8 @@ class ApplyForm(forms.Form):
     system_id = forms.ChoiceField(label=_("使用系统"),
                                   help_text=_("授权属于本部门的这个信息系统，调用时使用它的凭证。"))
     valid_from = forms.DateField(label=_("有效期自"), required=False,
-                                 widget=forms.DateInput(attrs={"type": "date"}), help_text=_("留空为今天"))
-    valid_to = forms.DateField(label=_("有效期至"), widget=forms.DateInput(attrs={"type": "date"}))
+                                 widget=_date_input(), help_text=_("留空为今天"))
+    valid_to = forms.DateField(label=_("有效期至"), widget=_date_input())
 
     def __init__(self, *args: Any, items: list[dict[str, Any]], modes: list[ExchangeMode],
                  systems: list[tuple[str, str]], **kwargs: Any) -> None:
@@ -82,7 +87,7 @@ class DecisionForm(forms.Form):
 
     modes = forms.MultipleChoiceField(label=_("交换方式"), widget=forms.CheckboxSelectMultiple)
     valid_to = forms.DateField(label=_("授权有效期至"), required=False,
-                               widget=forms.DateInput(attrs={"type": "date"}),
+                               widget=_date_input(),
                                help_text=_("只能缩短，不能延长；留空为申请的有效期"))
     rate_limit_per_minute = forms.IntegerField(label=_("每分钟调用上限"), min_value=1, max_value=1_000_000,
                                                initial=600)

@@ -59,6 +59,15 @@ def visible(user: Any) -> list[dict[str, str]]:
     return shown
 
 
+def allowed(user: Any) -> frozenset[str]:
+    """The URL names of the menu entries ``user`` may open (for links to them from other pages)."""
+    signed_in = bool(getattr(user, "is_authenticated", False))
+    role = getattr(user, "role", None)
+    return frozenset(item.url_name for item in _items()
+                     if item.public or (signed_in and (not item.roles or role in item.roles)))
+
+
 def context(request: HttpRequest) -> dict[str, Any]:
-    """Template context processor: ``nav`` for the menu."""
-    return {"nav": visible(request.user)}
+    """Template context processor: ``nav`` for the menu, ``nav_allowed`` (URL names the user's role may open) so
+    pages link only where the user can go."""
+    return {"nav": visible(request.user), "nav_allowed": allowed(request.user)}
