@@ -82,7 +82,7 @@ def pull(run: ConnectorRun, connector: SourceConnector, *, owner: str, deadline:
                 result = apply_batch(actor=actor_of(connector), dataset=connector.dataset,
                                      batch_id=f"connector:{connector.pk}:run:{run.pk}:page:{pages}",
                                      upserts=[plan.to_row(r) for r in raw], kind="incremental",
-                                     source=f"connector:{connector.pk}")
+                                     source=f"connector:{connector.pk}", delivery=False)
                 renew(run.pk, owner, progress=progress, pages=F("pages") + 1, rows_read=F("rows_read") + len(raw),
                       inserted=F("inserted") + result.inserted, updated=F("updated") + result.updated,
                       deleted=F("deleted") + result.deleted, unchanged=F("unchanged") + result.unchanged)

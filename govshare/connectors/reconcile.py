@@ -120,7 +120,7 @@ def reconcile(run: ConnectorRun, connector: SourceConnector, *, owner: str) -> t
     tally = Tally()
     if ChangeBatch.objects.filter(dataset_id=connector.dataset_id, batch_id=batch_id).exists():
         result = replace_rows(actor=actor_of(connector), dataset=connector.dataset, rows=(), batch_id=batch_id,
-                              kind="reconcile", source=f"connector:{connector.pk}")
+                              kind="reconcile", source=f"connector:{connector.pk}", delivery=False)
         tally.rows = result.inserted + result.updated + result.unchanged
     else:
         plan = plan_of(connector)
@@ -129,7 +129,7 @@ def reconcile(run: ConnectorRun, connector: SourceConnector, *, owner: str) -> t
         try:
             result = replace_rows(actor=actor_of(connector), dataset=connector.dataset,
                                   rows=_rows(conn, plan, tally, run.pk, owner), batch_id=batch_id, kind="reconcile",
-                                  source=f"connector:{connector.pk}")
+                                  source=f"connector:{connector.pk}", delivery=False)
         finally:
             conn.close()
     tally.samples = _samples(connector, result)

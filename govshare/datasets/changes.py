@@ -100,9 +100,14 @@ def apply_batch(
     deletes: Iterable[str] = (),
     kind: str = BatchKind.INCREMENTAL,
     source: str = "",
+    delivery: bool = True,
 ) -> BatchResult:
     """Apply upserts (whole records) and deletes (by key) to the live data in one transaction, numbering
-    every actual change. Identical records and unknown delete keys count as unchanged."""
+    every actual change. Identical records and unknown delete keys count as unchanged.
+
+    ``delivery``: the batch is the provider delivering its data, so it counts as data arriving for freshness
+    (更新周期) even when nothing changed. False for machine re-reads — a connector's overlap window or its
+    reconciliation — which move ``last_received_at`` only when a record actually changed."""
     resource = _resource(dataset)
     require_provider_side(actor, resource)
     batch_id, kind = _check_batch_id(batch_id), _check_kind(kind)
@@ -150,7 +155,7 @@ def apply_batch(
             profile, sealed = live, _seal(live, records)
         locked.sealing = held.merged(profile).to_json()
         batch = _write(locked, sealed, [profile.stored_key(k) for k in keys], batch_id=batch_id, kind=kind,
-                       source=source)
+                       source=source, delivery=delivery)
         record_event(actor=actor, action="dataset.batch_applied", target_type="dataset", target_id=str(locked.pk),
                      data={"batch_id": batch_id, "kind": kind, "source": source[:200],
                            "first_seq": batch.first_seq, "last_seq": batch.last_seq, "inserted": batch.inserted,
@@ -208,7 +213,7 @@ def _seal(profile: sealing.Profile, records: dict[str, dict[str, Any]]) -> dict[
 
 
 def _write(locked: Dataset, records: dict[str, dict[str, Any]], delete_keys: list[str], *, batch_id: str,
-           kind: str, source: str) -> ChangeBatch:
+           kind: str, source: str, delivery: bool = True) -> ChangeBatch:
     """Inside the dataset's lock: write records and numbered changes, move ``last_seq``. Keys are stored keys and
     records sealed (:mod:`.sealing`)."""
     current = records_by_key(locked.pk, locked.generation, [*records, *delete_keys])
@@ -246,7 +251,8 @@ def _write(locked: Dataset, records: dict[str, dict[str, Any]], delete_keys: lis
         last_seq=seq, inserted=len(inserts), updated=len(updates), deleted=len(deleted), unchanged=unchanged)
     locked.last_seq = seq
     locked.row_count = max(0, locked.row_count + len(inserts) - len(deleted))
-    locked.last_received_at = now
+    if delivery or changes:  # a machine re-read counts as arrival only when something changed
+        locked.last_received_at = now
     locked.save(update_fields=["generation", "last_seq", "row_count", "last_received_at", "sealing", "updated_at"])
     return batch
 
@@ -264,10 +270,11 @@ def replace_rows(
     batch_id: str | None = None,
     kind: str = BatchKind.REPLACE,
     source: str = "",
+    delivery: bool = True,
 ) -> BatchResult:
     """Replace the whole dataset with ``rows``; the platform computes inserts, updates and deletes and gives
     each a sequence number. All-or-nothing: a bad row raises :class:`ValidationFailed` (field ``rows``,
-    the problems in ``details``) and nothing changes."""
+    the problems in ``details``) and nothing changes. ``delivery`` as for :func:`apply_batch`."""
     kind = _check_kind(kind)
     if batch_id is not None:
         batch_id = _check_batch_id(batch_id)
@@ -275,7 +282,7 @@ def replace_rows(
         if replay is not None:
             return _result(replay, replayed=True)
     up = load_rows(actor=actor, dataset=dataset, rows=rows, label=source or kind,
-                   batch=BatchInfo(batch_id, kind, source) if batch_id else None)
+                   batch=BatchInfo(batch_id, kind, source, delivery) if batch_id else None)
     if up.status != UploadStatus.APPLIED:
         raise ValidationFailed(f"数据有 {up.problem_count} 处问题，未替换任何数据 "
                                f"({up.problem_count} problems; nothing was replaced)", field="rows",

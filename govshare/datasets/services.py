@@ -58,6 +58,7 @@ class BatchInfo:
     batch_id: str
     kind: str = BatchKind.REPLACE
     source: str = ""
+    delivery: bool = True  # False: a machine re-read (reconciliation) that counts as arrival only if it changed data
 
 
 def _setting(name: str, default: int) -> int:
@@ -435,7 +436,9 @@ def _swap(actor: Any, dataset: Dataset, up: DatasetUpload, total: int, size: int
             previous = locked.generation
             locked.generation = up.generation
             locked.row_count = total
-            locked.last_loaded_at = locked.last_received_at = now
+            locked.last_loaded_at = now
+            if batch is None or batch.delivery or counts.changes:
+                locked.last_received_at = now
             locked.resource_version = up.resource_version
             locked.last_seq = base + counts.changes
             locked.sealing = profile.to_json()

@@ -128,3 +128,25 @@ def test_reconciliation_reports_deletes_and_drift(engine: str, make_source: Any,
     assert platform_rows(dataset) == source_as_platform(src)
     deletes = DatasetChange.objects.filter(dataset=dataset, op="delete").values_list("key", flat=True)
     assert sorted(deletes) == sorted([rid(4), rid(9)])
+
+
+def test_rereading_unchanged_rows_does_not_count_as_fresh_data(make_source: Any, dataset: Any, provider: Any,
+                                                               allow_local: Any) -> None:
+    """Freshness (更新周期): an overlap re-read or a reconciliation that changes nothing is not data arriving."""
+    from govshare.datasets.models import Dataset
+
+    src = make_source("sqlite").create(person(n) for n in range(1, 6))
+    connector = connect_source(src, dataset, provider, overlap_seconds=3600)
+    run_now(connector)
+    arrived = Dataset.objects.get(pk=dataset.pk).last_received_at
+    assert arrived is not None
+    old = arrived - dt.timedelta(days=3)
+    Dataset.objects.filter(pk=dataset.pk).update(last_received_at=old)  # as if the last change came 3 days ago
+    reread = run_now(connector)  # the whole source is inside the overlap window: re-read, nothing changes
+    assert reread is not None and reread.rows_read == 5 and reread.unchanged == 5
+    assert run_now(connector, "reconcile") is not None
+    assert Dataset.objects.get(pk=dataset.pk).last_received_at == old
+    src.update_name(rid(2), "王二", stamp=BASE + dt.timedelta(minutes=30))
+    changed = run_now(connector)
+    assert changed is not None and changed.updated == 1
+    assert Dataset.objects.get(pk=dataset.pk).last_received_at > old
