@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "ninja",  # serves its swagger-ui assets itself (no CDN, which the CSP forbids)
     "django_tasks",
     "django_tasks_db",
     "govshare.core",
@@ -65,6 +66,7 @@ MIDDLEWARE = [
     "govshare.accounts.middleware.IdleTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "govshare.core.middleware.SecurityHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "govshare.urls"
@@ -144,6 +146,19 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_SECURE = os.environ.get("GOVSHARE_SECURE_COOKIES", "") == "1"
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# HTTPS deployments (GOVSHARE_SECURE_COOKIES=1): HSTS for a year. Behind a TLS gateway that sets
+# X-Forwarded-Proto (and strips it from clients), GOVSHARE_TRUST_FORWARDED_PROTO=1 lets Django see HTTPS.
+SECURE_HSTS_SECONDS = int(os.environ.get("GOVSHARE_HSTS_SECONDS", "31536000")) if SESSION_COOKIE_SECURE else 0
+if os.environ.get("GOVSHARE_TRUST_FORWARDED_PROTO", "") == "1":
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Content-Security-Policy (govshare.core.middleware.SecurityHeadersMiddleware): own origin only, no CDN.
+GOVSHARE_CSP = os.environ.get("GOVSHARE_CSP") or (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+GOVSHARE_PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 

@@ -36,6 +36,7 @@ from govshare.catalog.search import build_search_text, sync_search_index
 from govshare.catalog.versions import diff_snapshots, snapshot, tightening_reasons
 from govshare.core.errors import Conflict, PermissionDenied, ValidationFailed
 from govshare.core.masking import MASK_KINDS
+from govshare.core.names import clean_name
 from govshare.organizations.models import Department
 
 # ---------------------------------------------------------------------------------------------
@@ -222,7 +223,7 @@ def _apply_fields(resource: Resource, f: ResourceFields) -> Classification:
     classification = Classification.objects.filter(code=f.classification_code).first()
     if classification is None:
         raise ValidationFailed(f"未知的资源分类 {f.classification_code}", field="classification_code")
-    resource.name = f.name.strip()
+    resource.name = clean_name(f.name)
     resource.classification = classification
     resource.category = classification.category
     resource.summary = f.summary

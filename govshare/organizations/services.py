@@ -11,6 +11,7 @@ from django.db import transaction
 from govshare.audit.services import record_event
 from govshare.core.errors import Conflict, ValidationFailed
 from govshare.core.identifiers import IdentifierError, validate_uscc
+from govshare.core.names import clean_name
 from govshare.organizations.choices import NodeLevel
 from govshare.organizations.models import Department, Node, Region
 
@@ -80,7 +81,7 @@ def create_department(
     parent: Department | None = None,
     is_data_office: bool = False,
 ) -> Department:
-    name = name.strip()
+    name = clean_name(name)
     if not name:
         raise ValidationFailed("部门名称不能为空 (name required)", field="name")
     try:

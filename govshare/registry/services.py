@@ -15,6 +15,7 @@ from govshare.audit.services import record_event
 from govshare.core.crypto.envelope import encrypt_secret
 from govshare.core.epoch import bump_authz_epoch
 from govshare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from govshare.core.names import clean_name
 from govshare.organizations.models import Department
 from govshare.registry.choices import MAX_ACTIVE_SECRETS, CredentialStatus
 from govshare.registry.models import AllowedHost, AppCredential, HostPurpose, InformationSystem
@@ -39,7 +40,7 @@ def _require_own_dept_admin(actor: Any, department: Department) -> None:
 
 def create_system(*, actor: Any, department: Department, name: str, purpose: str = "") -> InformationSystem:
     _require_dept_admin(actor, department)
-    name = name.strip()
+    name = clean_name(name)
     if not name:
         raise ValidationFailed("系统名称不能为空 (name required)", field="name")
     with transaction.atomic():

@@ -166,9 +166,27 @@ def _table(name: str, raw_rows: Iterable[Sequence[Any]], items: bool = False) ->
     return out
 
 
+DEFAULT_MAX_UNCOMPRESSED = 1024 * 1024 * 1024
+
+
+def _check_inflated(data: bytes) -> None:
+    """Refuse a ZIP/XLSX whose members inflate past ``UPLOAD_MAX_XLSX_UNCOMPRESSED_BYTES`` (a zip bomb), before
+    anything is decompressed. ``zipfile`` stops at each member's declared size, so the sum is a true bound."""
+    limit = int(settings.GOVSHARE.get("UPLOAD_MAX_XLSX_UNCOMPRESSED_BYTES", DEFAULT_MAX_UNCOMPRESSED))
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            inflated = sum(i.file_size for i in zf.infolist())
+    except zipfile.BadZipFile:
+        raise _fail("无法读取压缩文件 (not a valid ZIP/XLSX file)") from None
+    if inflated > limit:
+        raise _fail(f"文件解压后 {inflated} 字节，超过上限 {limit} 字节 (uncompressed size over the limit)",
+                    size=inflated, max_bytes=limit)
+
+
 def read_xlsx(data: bytes) -> Source:
     from openpyxl import load_workbook
 
+    _check_inflated(data)
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for damaged files
@@ -231,6 +249,7 @@ def read_json(data: bytes, name: str) -> Table:
 
 
 def read_zip(data: bytes) -> Source:
+    _check_inflated(data)
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         csvs = [n for n in zf.namelist() if n.lower().endswith(".csv") and not n.endswith("/")]
         item_names = [n for n in csvs if n.lower().endswith(layout.ITEMS_CSV_SUFFIX)]
