@@ -171,6 +171,7 @@ GOVSHARE: dict[str, Any] = {
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_LOCKOUT_SECONDS": 15 * 60,
     "LOGIN_IP_MAX_FAILURES": 30,  # failed sign-ins from one client address per lockout window
+    "DATAPLANE_AUTH_FAILURES_PER_MINUTE": 20,  # failed data-plane authentications per AppKey / address / minute
     "HOLIDAY_CACHE_SECONDS": 60,
     "UPLOAD_MAX_BYTES": int(os.environ.get("GOVSHARE_UPLOAD_MAX_BYTES", str(200 * 1024 * 1024))),
     "UPLOAD_MAX_REPORTED_PROBLEMS": 100,

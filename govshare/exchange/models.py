@@ -215,3 +215,16 @@ class Notification(BaseModel):
 
     def __str__(self) -> str:
         return self.subject
+
+
+class AuthFailure(models.Model):
+    """Failed data-plane authentications per minute, shared by every server process (credential guessing):
+    ``bucket`` is ``k:<AppKey>:<YYYYMMDDHHMM>`` or ``a:<client address>:<YYYYMMDDHHMM>``. Rows older than a few
+    minutes are purged as new ones are written."""
+
+    bucket = models.CharField(max_length=160, unique=True)
+    count = models.PositiveIntegerField(default=0)
+    minute = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.bucket}={self.count}"

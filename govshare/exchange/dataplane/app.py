@@ -27,8 +27,15 @@ from django.utils import timezone
 
 from govshare.core.context import request_context
 from govshare.core.unavailable import RETRY_AFTER_SECONDS, is_database_unavailable
-from govshare.exchange.dataplane import audit, files, limits, query, signing, verify
-from govshare.exchange.dataplane.auth import Caller, authenticate, check_level, read_references, resolve_grant
+from govshare.exchange.dataplane import audit, authlimit, files, limits, query, signing, verify
+from govshare.exchange.dataplane.auth import (
+    Caller,
+    authenticate,
+    check_level,
+    header,
+    read_references,
+    resolve_grant,
+)
 from govshare.exchange.dataplane.cache import AuthzCache, GrantInfo, read_epoch
 from govshare.exchange.dataplane.conf import Conf, get_conf
 from govshare.exchange.dataplane.responses import DataPlaneError, Response, error_response, json_response
@@ -221,8 +228,16 @@ class DataPlane:
         now = self.clock()
         today = timezone.localdate(now)
         snap = self.cache.snapshot(read_epoch(), conf.cache_max_age)
-        authenticate(environ, caller, method=method, path=path, query=raw_query, body=body, snap=snap, now=now,
-                     window=conf.timestamp_window)
+        address = str(environ.get("REMOTE_ADDR", ""))
+        caller.app_key = header(environ, signing.HEADER_APP_KEY)[:64]  # for the audit event of a throttled call
+        authlimit.check(app_key=caller.app_key, address=address, now=now)
+        try:
+            authenticate(environ, caller, method=method, path=path, query=raw_query, body=body, snap=snap, now=now,
+                         window=conf.timestamp_window)
+        except DataPlaneError as exc:
+            if exc.code in authlimit.COUNTED:
+                authlimit.record(app_key=caller.app_key, address=address, now=now)
+            raise
         nonce = f"{caller.app_key}:{caller.nonce}"
         expires = now + dt.timedelta(seconds=conf.timestamp_window + 60)
         try:

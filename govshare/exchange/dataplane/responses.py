@@ -46,6 +46,7 @@ ERRORS: Final[dict[str, tuple[int, str]]] = {
     # limits
     "over_rate_limit": (429, "超过每分钟调用次数限制 (rate limit per minute exceeded)"),
     "over_daily_quota": (429, "超过每日调用配额 (daily quota exceeded)"),
+    "over_auth_failure_limit": (429, "认证失败次数过多，请稍后再试 (too many failed authentications; retry later)"),
     "over_verify_quota": (429, "超过同一查询键每日核验次数 (verify quota per key exceeded)"),
     # content
     "bad_filter": (422, "过滤条件无效 (invalid filter)"),

@@ -4,7 +4,7 @@
   per-key verify quota, raises ``dataplane.verify_enumeration_alert`` audit events, and the auditor finds every
   attempt with "who looked up this person" (/api/v1/audit/lookups);
 - filtering or ordering on a masked or verify_only item is refused (it would let a caller rebuild the value);
-- bad signatures are refused, audited, and (hole, see the xfail) should be throttled.
+- bad signatures are refused, audited, and throttled per AppKey and per address.
 """
 
 from __future__ import annotations
@@ -104,12 +104,6 @@ def test_bad_signatures_are_refused_and_audited(world: World) -> None:
     assert not UsageCounter.objects.exists()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "hole: the data plane does not throttle bad signatures - every attempt is audited, but an AppKey (or a "
-    "client address) can be tried without limit. Fix in govshare/exchange/dataplane/app.py + limits.py: count "
-    "signature failures per AppKey and per client address in shared state (a UsageCounter-like row per minute), "
-    "and from GOVSHARE['DATAPLANE_AUTH_FAILURES_PER_MINUTE'] (e.g. 20) on answer 429 over_auth_failure_limit with "
-    "Retry-After before checking the signature"))
 def test_bad_signatures_are_throttled(world: World, settings: Any) -> None:
     wrong = world.client(secret="guessed-secret-0001")
     codes = []
@@ -119,4 +113,11 @@ def test_bad_signatures_are_throttled(world: World, settings: Any) -> None:
         except GovshareError as err:
             codes.append((err.status, err.code))
     assert codes[0] == (401, "bad_signature")
-    assert codes[-1][0] == 429
+    assert codes[:20] == [(401, "bad_signature")] * 20  # GOVSHARE['DATAPLANE_AUTH_FAILURES_PER_MINUTE'] = 20
+    assert codes[20:] == [(429, "over_auth_failure_limit")] * 20
+    # the right secret from the same address is refused too this minute (the address is over the limit)
+    with pytest.raises(GovshareError) as info:
+        world.client().query(world.code, keys=[world.inside[0]["id_number"]])
+    assert info.value.status == 429
+    # throttled calls are audited as refused, never served
+    assert events("dataplane.query")[-1].data["result"] == "over_auth_failure_limit"
