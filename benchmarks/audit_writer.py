@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import tempfile
 import threading
@@ -37,6 +38,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+DB_PREFIX = "govshare_bench_audit"
+
+
 def _setup(pg: str | None) -> tuple[str | None, str]:
     home = tempfile.mkdtemp(prefix="govshare-bench-audit-")
     os.environ["GOVSHARE_HOME"] = home
@@ -45,7 +49,7 @@ def _setup(pg: str | None) -> tuple[str | None, str]:
     if pg:
         import psycopg
 
-        dbname = f"govshare_bench_audit_{os.getpid()}"
+        dbname = f"{DB_PREFIX}_{os.getpid()}"
         with psycopg.connect(pg, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{dbname}"')
         os.environ["DATABASE_URL"] = pg.rsplit("/", 1)[0] + "/" + dbname
@@ -204,6 +208,27 @@ def bench_seal_verify(events: int, block_events: int, jobs: int) -> dict[str, An
             "verify_parallel_events_per_s": parallel.events_checked / parallel_s}
 
 
+def markdown(results: dict[str, Any], threads: int) -> str:
+    b, w, h, s = results["baseline"], results["writer"], results["hash"], results["seal_verify"]
+    w2 = results["writer2"]
+    return "\n".join([
+        f"### Audit log — {results['database']}, {threads} threads, {results['cpus']} CPUs, "
+        f"SM2 {results['sm2_provider']}, peak RSS {results['peak_rss_mb']} MB", "",
+        "| measurement | events | events/s |", "|---|---:|---:|",
+        f"| INSERT+COMMIT per event (baseline) | {b['events']} | {b['events_per_s']:,.0f} |",
+        f"| group-commit writer (mean batch {w['mean_batch']:.1f}) | {w['events']} | {w['events_per_s']:,.0f} |",
+        f"| group-commit writer, 2 writer threads (mean batch {w2['mean_batch']:.1f}) | {w2['events']} | "
+        f"{w2['events_per_s']:,.0f} |",
+        f"| writer / baseline | | {results['writer_vs_baseline']:.2f}x |",
+        f"| hash only: canonical + SM3 fold ({h['mean_canonical_bytes']:.0f} B/event) | {h['events']} | "
+        f"{h['events_per_s']:,.0f} |",
+        f"| — canonical encoding alone | | {h['encode_events_per_s']:,.0f} |",
+        f"| — SM3 (2 digests per event) alone | | {h['sm3_events_per_s']:,.0f} |",
+        f"| seal end to end ({s['blocks']} blocks) | {s['events']} | {s['seal_events_per_s']:,.0f} |",
+        f"| verify end to end (pinned key) | {s['events']} | {s['verify_events_per_s']:,.0f} |",
+        f"| verify end to end, {s['jobs']} processes | {s['events']} | {s['verify_parallel_events_per_s']:,.0f} |"])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pg", help="PostgreSQL server URL (a temporary database is created there)")
@@ -214,7 +239,9 @@ def main() -> int:
     parser.add_argument("--block-events", type=int, default=10_000)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes for parallel verify")
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--db-prefix", default="govshare_bench_audit")
     args = parser.parse_args()
+    globals()["DB_PREFIX"] = args.db_prefix
 
     dbname, home = _setup(args.pg)
     try:
@@ -239,26 +266,11 @@ def main() -> int:
 
         shutil.rmtree(home, ignore_errors=True)
 
+    results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    results["markdown"] = markdown(results, args.threads)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False))
-    b, w, h, s = results["baseline"], results["writer"], results["hash"], results["seal_verify"]
-    print(f"\n## audit log — {results['database']}, {args.threads} threads, {results['cpus']} CPUs, "
-          f"SM2 {results['sm2_provider']}\n")
-    print("| measurement | events | events/s |")
-    print("|---|---:|---:|")
-    print(f"| INSERT+COMMIT per event (baseline) | {b['events']} | {b['events_per_s']:,.0f} |")
-    print(f"| group-commit writer (mean batch {w['mean_batch']:.1f}) | {w['events']} | {w['events_per_s']:,.0f} |")
-    w2 = results["writer2"]
-    print(f"| group-commit writer, 2 writer threads (mean batch {w2['mean_batch']:.1f}) | {w2['events']} | "
-          f"{w2['events_per_s']:,.0f} |")
-    print(f"| writer / baseline | | {results['writer_vs_baseline']:.2f}x |")
-    print(f"| hash only: canonical + SM3 fold ({h['mean_canonical_bytes']:.0f} B/event) | {h['events']} | "
-          f"{h['events_per_s']:,.0f} |")
-    print(f"| — canonical encoding alone | | {h['encode_events_per_s']:,.0f} |")
-    print(f"| — SM3 (2 digests per event) alone | | {h['sm3_events_per_s']:,.0f} |")
-    print(f"| seal end to end ({s['blocks']} blocks) | {s['events']} | {s['seal_events_per_s']:,.0f} |")
-    print(f"| verify end to end (pinned key) | {s['events']} | {s['verify_events_per_s']:,.0f} |")
-    print(f"| verify end to end, {s['jobs']} processes | {s['events']} | {s['verify_parallel_events_per_s']:,.0f} |")
+    print(results["markdown"])
     return 0
 
 

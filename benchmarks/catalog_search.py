@@ -151,19 +151,66 @@ def _time_queries(reader: Any, repeat: int, **kw: Any) -> tuple[list[float], dic
     return all_ms, per_query
 
 
+def markdown(r: dict[str, Any]) -> str:
+    f, nf, b = r["search_with_facets"], r["search_without_facets"], r["bare_fulltext"]
+    return "\n".join([
+        f"### Catalog search — {r['engine']}, {r['resources']:,} resources, {len(r['queries'])} queries × "
+        f"{r['repeat']}, peak RSS {r['peak_rss_mb']} MB", "",
+        "| query path | p50 ms | p95 ms | max ms | p95 vs bare |", "|---|---:|---:|---:|---:|",
+        f"| search_resources with facets (first page of 20) | {f['p50_ms']} | {f['p95_ms']} | {f['max_ms']} | "
+        f"{f['p95_ms'] / max(b['p95_ms'], 1e-9):.1f}× |",
+        f"| search_resources without facets | {nf['p50_ms']} | {nf['p95_ms']} | {nf['max_ms']} | "
+        f"{nf['p95_ms'] / max(b['p95_ms'], 1e-9):.1f}× |",
+        f"| baseline: bare full-text query, top 20 by rank | {b['p50_ms']} | {b['p95_ms']} | {b['max_ms']} | 1.0× |"])
+
+
+def _bare_queries(repeat: int) -> tuple[list[float], dict[str, int]]:
+    """The baseline: the same query rendered for the engine, run as one bare full-text query on the same index
+    (top 20 by the engine's rank; no visibility rules, no facets, no filters, no keyset paging)."""
+    from django.db import connection
+
+    from govshare.catalog.search.text import parse_query, to_fts5, to_tsquery
+
+    if connection.vendor == "postgresql":
+        sql = ("SELECT resource_id FROM catalog_search_doc, to_tsquery('simple', %s) q WHERE document @@ q "
+               "ORDER BY ts_rank(document, q) DESC LIMIT 20")
+        render = to_tsquery
+    else:
+        sql = ("SELECT d.resource_id FROM catalog_search_fts JOIN catalog_search_doc d ON d.id = "
+               "catalog_search_fts.rowid WHERE catalog_search_fts MATCH %s ORDER BY bm25(catalog_search_fts) "
+               "LIMIT 20")
+        render = to_fts5
+    rendered = {q: render(parse_query(q).tree()) for q in QUERIES}
+    all_ms: list[float] = []
+    hits: dict[str, int] = {}
+    with connection.cursor() as cursor:
+        for q in QUERIES:
+            cursor.execute(sql, [rendered[q]])
+            cursor.fetchall()
+        for q in QUERIES:
+            for _ in range(repeat):
+                started = time.perf_counter()
+                cursor.execute(sql, [rendered[q]])
+                hits[q] = len(cursor.fetchall())
+                all_ms.append((time.perf_counter() - started) * 1000)
+    return all_ms, hits
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=20000)
     parser.add_argument("--repeat", type=int, default=10, help="timed runs per query")
     parser.add_argument("--seed", type=int, default=20260101)
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    parser.add_argument("--db-name", default="govshare_bench_search", help="PostgreSQL database to create and drop")
+    parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
     tmp = _setup_django(args)
 
     from django.db import connection
 
     if connection.vendor == "postgresql":
-        connection.settings_dict.setdefault("TEST", {})["NAME"] = "govshare_bench_search"
+        connection.settings_dict.setdefault("TEST", {})["NAME"] = args.db_name
     configured_name = connection.settings_dict["NAME"]
     connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     try:
@@ -173,13 +220,32 @@ def main() -> None:
                 cursor.execute("ANALYZE")  # what autovacuum would do soon after a bulk load
         print(f"backend={connection.vendor} resources={args.count} generate={built['generate_s']:.1f}s "
               f"index={built['index_s']:.1f}s")
-        for label, kw in (("search with facets", {}), ("search without facets", {"with_facets": False})):
+        results: dict[str, Any] = {"engine": connection.vendor, "resources": args.count,
+                                   "generate_s": round(built["generate_s"], 1), "index_s": round(built["index_s"], 1),
+                                   "queries": QUERIES, "repeat": args.repeat}
+        for label, kw in (("search_with_facets", {}), ("search_without_facets", {"with_facets": False})):
             all_ms, per_query = _time_queries(built["reader"], args.repeat, **kw)
+            results[label] = {"runs": len(all_ms), "p50_ms": round(_percentile(all_ms, 50), 2),
+                              "p95_ms": round(_percentile(all_ms, 95), 2), "max_ms": round(max(all_ms), 2),
+                              "per_query": {q: {"hits": t, "p50_ms": round(m, 2)} for q, (t, m) in per_query.items()}}
             print(f"\n{label}: {len(all_ms)} runs  p50={_percentile(all_ms, 50):.1f} ms  "
                   f"p95={_percentile(all_ms, 95):.1f} ms  max={max(all_ms):.1f} ms")
             if not kw:
                 for q, (total, median) in per_query.items():
                     print(f"  {q:<8}{total:>7} hits  p50 {median:7.1f} ms")
+        bare_ms, _hits = _bare_queries(args.repeat)
+        results["bare_fulltext"] = {"runs": len(bare_ms), "p50_ms": round(_percentile(bare_ms, 50), 2),
+                                    "p95_ms": round(_percentile(bare_ms, 95), 2), "max_ms": round(max(bare_ms), 2)}
+        print(f"\nbare full-text query (baseline): p50={results['bare_fulltext']['p50_ms']} ms  "
+              f"p95={results['bare_fulltext']['p95_ms']} ms")
+        import resource
+
+        results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        results["markdown"] = markdown(results)
+        if args.json:
+            import json
+
+            Path(args.json).write_text(json.dumps(results, indent=2, ensure_ascii=False))
     finally:
         if not args.keep:
             connection.creation.destroy_test_db(configured_name, verbosity=0)

@@ -18,6 +18,7 @@ VERBS: dict[str, str] = {
     "regions": "load the GB/T 2260 region table",
     "baselibs": "base libraries: definitions | validate | list | fuse CODE",
     "stats": "sharing statistics: stats refresh [--day YYYY-MM-DD | --days N]",
+    "bench": "run the performance benchmarks against their baselines (--database-url URL, --quick, --out DIR)",
     "backup": "backup FILE [--include-keys]: online backup of the database and audit heads (the KEK is not included)",
     "restore": "restore FILE [--force] [--replace-heads]: restore a backup (stop serve and worker first)",
     "manage": "any Django management command (manage check, manage shell …)",
