@@ -610,8 +610,15 @@ class TongsuoSm2:
         public_hex = normalize_public_key(public_hex)
         if not self._has_pkey_encrypt:
             return self._gmssl().encrypt(public_hex, plaintext)
-        der = self._pkey_op(self._public_key(public_hex)._evp_pkey, plaintext, encrypt=True)
-        return ciphertext_from_asn1(der)
+        key = self._public_key(public_hex)._evp_pkey
+        for _ in range(16):
+            ciphertext = ciphertext_from_asn1(self._pkey_op(key, plaintext, encrypt=True))
+            # GB/T 32918.4 (A5): when the KDF output t is all zero the encrypter must pick a new k. Tongsuo does
+            # not, and t is all zero exactly when C2 == M (C2 = M xor t): for a 1-byte message 1 time in 256,
+            # giving a ciphertext every conforming decrypter refuses. Encrypt again (a fresh k each time).
+            if _split_ciphertext(ciphertext)[2] != plaintext:
+                return ciphertext
+        raise CryptoError("SM2 encryption kept producing an all-zero KDF output")
 
     def decrypt(self, private_hex: str, data: bytes) -> bytes:
         private_hex = normalize_private_key(private_hex)

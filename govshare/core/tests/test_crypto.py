@@ -925,3 +925,13 @@ class TestEnvelope:
         assert crypto.decrypt_secret(crypto.encrypt_secret("x")) == b"x"
         with pytest.raises(AttributeError):
             _ = crypto.no_such_name
+
+
+def test_tongsuo_encryption_never_yields_an_all_zero_kdf_output(gmssl_provider: GmsslSm2,
+                                                               tongsuo_provider: sm2_module.TongsuoSm2) -> None:
+    """Tongsuo does not pick a new k when t is all zero (GB/T 32918.4 A5); the provider does, so one-byte
+    messages (t all zero once in 256) always decrypt with a conforming implementation."""
+    tongsuo = tongsuo_provider
+    private_hex, public_hex = gmssl_provider.generate_keypair()
+    for _ in range(1500):  # without the retry, P(no all-zero t in 1500 tries) = (255/256)^1500 ≈ 0.3 %
+        assert gmssl_provider.decrypt(private_hex, tongsuo.encrypt(public_hex, b"\x00")) == b"\x00"
