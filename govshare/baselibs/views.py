@@ -19,8 +19,7 @@ from govshare.baselibs import selectors
 from govshare.baselibs.choices import DiscrepancyStatus, SourceRole
 from govshare.baselibs.masking import LibraryMasker, key_masks
 from govshare.baselibs.models import BaseLibrary, LibrarySource
-from govshare.core.api import paginate
-from govshare.core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
+from govshare.core.errors import DomainError, NotFound, PermissionDenied
 from govshare.portal import pages
 
 
@@ -50,16 +49,6 @@ def _next_query(request: HttpRequest, nxt: str | None) -> str:
     query["after"] = nxt
     query.pop("format", None)
     return query.urlencode()
-
-
-def _keyset(request: HttpRequest, qs: Any, *, columns: list[pages.Column], ordering: list[str], scope: str
-            ) -> pages.Page:
-    try:
-        rows, nxt = paginate(qs, cursor=request.GET.get("after") or None, limit=pages.PAGE_SIZE,
-                             ordering=ordering, scope=scope)
-    except ValidationFailed:
-        rows, nxt = paginate(qs, cursor=None, limit=pages.PAGE_SIZE, ordering=ordering, scope=scope)
-    return pages.Page(rows, nxt, columns)
 
 
 @pages.role_required()
@@ -153,7 +142,8 @@ def runs(request: HttpRequest, library_id: uuid.UUID) -> HttpResponse:
                                  filename=f"fusion-runs-{library.code}")
         assert isinstance(exported, HttpResponse)
         return exported
-    page = _keyset(request, qs, columns=columns, ordering=["-started_at"], scope=f"portal-baselib-runs:{library.pk}")
+    page = pages.keyset(request, qs, columns=columns, ordering=["-started_at"],
+                        scope=f"portal-baselib-runs:{library.pk}")
     return render(request, "baselibs/runs.html", {"library": library, "page": page, "rows": page.cells(),
                                                   "next_query": _next_query(request, page.next_after)})
 
@@ -202,7 +192,7 @@ def discrepancies(request: HttpRequest, library_id: uuid.UUID) -> HttpResponse:
                                  filename=f"discrepancies-{library.code}")
         assert isinstance(exported, HttpResponse)
         return exported
-    page = _keyset(request, qs, columns=columns, ordering=["-last_seen"],
+    page = pages.keyset(request, qs, columns=columns, ordering=["-last_seen"],
                    scope=f"portal-baselib-discrepancies:{library.pk}:{status}:{field}")
     field_names = [(f["column"], f["name"]) for f in library.definition.get("fields", [])]
     return render(request, "baselibs/discrepancies.html", {

@@ -17,8 +17,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from govshare.accounts.choices import Role
-from govshare.core.api import paginate
-from govshare.core.errors import DomainError, TooManyRequests, ValidationFailed
+from govshare.core.errors import DomainError, TooManyRequests
 from govshare.core.identifiers import is_valid_resident_id, resident_id_birth_date, resident_id_gender
 from govshare.exchange.services import window as window_service
 from govshare.licences import selectors
@@ -58,17 +57,6 @@ def _facts(holder_id: str, found: lookup.Lookup) -> list[tuple[str, str]]:
     facts.append((_("持证主体名称（据已验签电子证照）"), "、".join(names) if names else _("库中无有效证照")))
     facts.append((_("有效电子证照"), str(len(found.licences))))
     return facts
-
-
-def _page(request: HttpRequest, qs: Any, *, columns: list[pages.Column], ordering: list[str], scope: str
-          ) -> pages.Page:
-    """Newest-first keyset page (opaque cursor in ``?after=``); a bad cursor starts again from the top."""
-    try:
-        rows, nxt = paginate(qs, cursor=request.GET.get("after") or None, limit=pages.PAGE_SIZE,
-                             ordering=ordering, scope=scope)
-    except ValidationFailed:
-        rows, nxt = paginate(qs, cursor=None, limit=pages.PAGE_SIZE, ordering=ordering, scope=scope)
-    return pages.Page(rows, nxt, columns)
 
 
 def _next_query(request: HttpRequest, page: pages.Page) -> str:
@@ -168,6 +156,7 @@ def uses(request: HttpRequest) -> HttpResponse:
         exported = pages.listing(request, qs.order_by("-created_at", "-pk"), columns=columns, filename="licence-uses")
         assert isinstance(exported, HttpResponse)
         return exported
-    page = _page(request, qs, columns=columns, ordering=["-created_at"], scope=f"portal-licence-uses:{case_number}")
+    page = pages.keyset(request, qs, columns=columns, ordering=["-created_at"],
+                        scope=f"portal-licence-uses:{case_number}")
     return render(request, "licences/uses.html", {"page": page, "rows": page.cells(), "case_number": case_number,
                                                   "next_query": _next_query(request, page)})

@@ -134,6 +134,20 @@ def listing(request: HttpRequest, rows: Any, *, columns: Sequence[Column], filen
     return Page(got, nxt, columns, next_url=next_page_url(request, nxt))
 
 
+def keyset(request: HttpRequest, rows: Any, *, columns: Sequence[Column], ordering: list[str], scope: str) -> Page:
+    """A newest-first (or any ``ordering``) page through ``core.api.paginate``'s opaque signed cursor in
+    ``?after=``; a bad cursor starts again from the top."""
+    from govshare.core.api import paginate
+    from govshare.core.errors import ValidationFailed
+
+    try:
+        got, nxt = paginate(rows, cursor=request.GET.get("after") or None, limit=PAGE_SIZE, ordering=ordering,
+                            scope=scope)
+    except ValidationFailed:
+        got, nxt = paginate(rows, cursor=None, limit=PAGE_SIZE, ordering=ordering, scope=scope)
+    return Page(got, nxt, columns)
+
+
 def next_page_url(request: HttpRequest, after: str | None) -> str | None:
     """The next page's link: the current query string (filters) with ``after`` replaced."""
     if after is None:
